@@ -19,8 +19,13 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS =
+CPU_PROGRAMS = tokenizer
 all: $(CPU_PROGRAMS)
+
+# GPT-2's tokenizer on the command line: ./tokenizer encode|decode|bench
+TOKENIZER_HEADERS = llmc/tokenizer.h llmc/unicode_classes.h llmc/utils.h
+tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # ---------------------------------------------------------------------------
 # CUDA programs: built when nvcc exists, skipped with a message otherwise
@@ -30,7 +35,7 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/de
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
 
-TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles
+TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles dev/test/bin/test_tokenizer
 
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
