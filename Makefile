@@ -28,6 +28,42 @@ tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # ---------------------------------------------------------------------------
+# data (doc/data.md): pinned npm packages -> documents (checked against a manifest) ->
+# token files. Each step reruns only when its inputs or its program changed.
+#   data/corpus_train.bin, data/corpus_val.bin   llm.c token files (llmc/tokenfile.h)
+#   data/spam_train.bin, data/spam_test.bin      labeled token files (llmc/labeled_tokens.h)
+# A trainer's target depends on $(DATA_FILES) (or on `data`).
+
+NODE_MODULES = .cache/packages/node_modules
+PACKAGES_STAMP = .cache/packages/installed.stamp
+DOCS_STAMP = .cache/docs/extracted.stamp
+DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
+TOKENIZE_SOURCES = dev/data/tokenize_documents.c $(TOKENIZER_HEADERS) llmc/tokenfile.h llmc/labeled_tokens.h llmc/crc32.h
+
+data: $(DATA_FILES)
+
+$(PACKAGES_STAMP): dev/data/package.json dev/data/package-lock.json dev/data/install_packages.sh
+	@dev/data/install_packages.sh
+
+$(DOCS_STAMP): $(PACKAGES_STAMP) dev/data/extract_documents.js dev/data/manifest.txt
+	node dev/data/extract_documents.js $(NODE_MODULES) .cache/docs dev/data/manifest.txt
+	@touch $@
+
+build/tokenize_documents: $(TOKENIZE_SOURCES)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# the program is order-only: rebuilding it after `make clean` does not redo the data,
+# while a change of its sources does
+data/corpus_%.bin: $(DOCS_STAMP) $(TOKENIZE_SOURCES) | build/tokenize_documents
+	@mkdir -p data
+	build/tokenize_documents --tokens .cache/docs/corpus_$*.docs $@
+
+data/spam_%.bin: $(DOCS_STAMP) $(TOKENIZE_SOURCES) | build/tokenize_documents
+	@mkdir -p data
+	build/tokenize_documents --labeled .cache/docs/spam_$*.docs $@
+
+# ---------------------------------------------------------------------------
 # CUDA programs: built when nvcc exists, skipped with a message otherwise
 
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -41,7 +77,8 @@ dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-test: $(CPU_PROGRAMS) $(TEST_BINS)
+# the data step runs first: the tokenizer's tests compare against the fetched packages
+test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS)
 	@dev/test/run_tests.sh
 
 # ---------------------------------------------------------------------------
@@ -49,4 +86,8 @@ test: $(CPU_PROGRAMS) $(TEST_BINS)
 clean:
 	rm -rf build dev/test/bin $(CPU_PROGRAMS)
 
-.PHONY: all test clean
+# also the fetched packages and the prepared data (the next `make data` fetches again)
+distclean: clean
+	rm -rf .cache data
+
+.PHONY: all data test clean distclean
