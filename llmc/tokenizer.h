@@ -60,10 +60,16 @@ typedef struct {
 } BpeCandidate;
 
 typedef struct {
-    uint64_t hash;    // 0 = empty slot
+    uint32_t hash;    // 0 = empty slot
     uint32_t key_offset, ids_offset; // into cache_keys, cache_ids
     uint16_t key_len, num_ids;
-} TokenizerCacheSlot;
+} TokenizerCacheSlot; // 16 bytes: one slot per cache line fetch
+
+typedef struct {
+    uint64_t key;     // (left << 32 | right) + 1, 0 = empty
+    uint32_t rank;    // merge rank (its line in vocab.bpe, from 0)
+    int32_t result;   // id of the merged token
+} TokenizerPair;
 
 typedef struct Tokenizer {
     int vocab_size;
@@ -71,10 +77,7 @@ typedef struct Tokenizer {
     char* token_bytes;          // raw bytes of all tokens, one after another
     uint32_t* token_offset;     // (vocab_size + 1) token i is token_bytes[token_offset[i] ..)
     int32_t byte_token[256];    // id of the one-byte token of each byte
-    // merge table: open addressing on the pair (left, right)
-    uint64_t* pair_key;         // (left << 32 | right) + 1, 0 = empty
-    uint32_t* pair_rank;
-    int32_t* pair_result;       // id of the merged token
+    TokenizerPair* pairs;       // the merges, open addressing on (left, right)
     uint32_t pair_mask;
     // piece cache
     TokenizerCacheSlot* cache;
@@ -90,10 +93,10 @@ typedef struct Tokenizer {
 // ----------------------------------------------------------------------------
 // small hashing helpers
 
-static inline uint64_t tokenizer_hash_bytes(const uint8_t* p, size_t n) {
+static inline uint32_t tokenizer_hash_bytes(const uint8_t* p, size_t n) {
     uint64_t h = 0xcbf29ce484222325ull; // FNV-1a 64
     for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h | 1; // never 0, the empty-slot marker
+    return (uint32_t)(h ^ (h >> 32)) | 1; // never 0, the empty-slot marker
 }
 
 static inline uint32_t tokenizer_mix_pair(uint64_t key) {
@@ -105,8 +108,9 @@ static inline uint32_t tokenizer_mix_pair(uint64_t key) {
 static inline int tokenizer_pair_lookup(const Tokenizer* t, int32_t left, int32_t right, uint32_t* rank, int32_t* result) {
     uint64_t key = (((uint64_t)(uint32_t)left << 32) | (uint32_t)right) + 1;
     for (uint32_t i = tokenizer_mix_pair(key) & t->pair_mask;; i = (i + 1) & t->pair_mask) {
-        if (t->pair_key[i] == key) { *rank = t->pair_rank[i]; *result = t->pair_result[i]; return 1; }
-        if (t->pair_key[i] == 0) return 0;
+        const TokenizerPair* p = &t->pairs[i];
+        if (p->key == key) { *rank = p->rank; *result = p->result; return 1; }
+        if (p->key == 0) return 0;
     }
 }
 
@@ -114,10 +118,10 @@ static inline int tokenizer_pair_lookup(const Tokenizer* t, int32_t left, int32_
 static inline void tokenizer_pair_set(Tokenizer* t, int32_t left, int32_t right, uint32_t rank, int32_t result) {
     uint64_t key = (((uint64_t)(uint32_t)left << 32) | (uint32_t)right) + 1;
     uint32_t i = tokenizer_mix_pair(key) & t->pair_mask;
-    while (t->pair_key[i] != 0 && t->pair_key[i] != key) i = (i + 1) & t->pair_mask;
-    t->pair_key[i] = key;
-    t->pair_rank[i] = rank;
-    t->pair_result[i] = result;
+    while (t->pairs[i].key != 0 && t->pairs[i].key != key) i = (i + 1) & t->pair_mask;
+    t->pairs[i].key = key;
+    t->pairs[i].rank = rank;
+    t->pairs[i].result = result;
 }
 
 // ----------------------------------------------------------------------------
@@ -353,12 +357,10 @@ static inline int tokenizer_load_merges(Tokenizer* t, const char* path, const in
         for (size_t k = line_start; k < n; k++) num_merges += s[k] == '\n';
         t->num_merges = num_merges;
         uint32_t pair_slots = 1;
-        while (pair_slots < 4u * (uint32_t)(num_merges + 16)) pair_slots <<= 1;
+        while (pair_slots < 2u * (uint32_t)(num_merges + 16)) pair_slots <<= 1; // load <= 1/2
         t->pair_mask = pair_slots - 1;
-        t->pair_key = (uint64_t*)calloc(pair_slots, sizeof(uint64_t));
-        t->pair_rank = (uint32_t*)malloc(sizeof(uint32_t) * pair_slots);
-        t->pair_result = (int32_t*)malloc(sizeof(int32_t) * pair_slots);
-        if (t->pair_key == NULL || t->pair_rank == NULL || t->pair_result == NULL) {
+        t->pairs = (TokenizerPair*)calloc(pair_slots, sizeof(TokenizerPair));
+        if (t->pairs == NULL) {
             rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path);
             goto done;
         }
@@ -452,7 +454,7 @@ static inline Tokenizer* tokenizer_load(const char* encoder_json_path, const cha
 static inline void tokenizer_free(Tokenizer* t) {
     if (t == NULL) return;
     free(t->token_bytes); free(t->token_offset);
-    free(t->pair_key); free(t->pair_rank); free(t->pair_result);
+    free(t->pairs);
     free(t->cache); free(t->cache_keys); free(t->cache_ids);
     free(t->sym_id); free(t->sym_prev); free(t->sym_next); free(t->heap); free(t->deferred);
     free(t);
@@ -674,19 +676,19 @@ static inline int tokenizer_bpe(Tokenizer* t, const uint8_t* p, size_t m, size_t
 // ----------------------------------------------------------------------------
 // encode and decode
 
-static inline const TokenizerCacheSlot* tokenizer_cache_find(const Tokenizer* t, const uint8_t* p, size_t n, uint64_t h) {
-    for (uint32_t i = (uint32_t)h & (TOKENIZER_CACHE_SLOTS - 1);; i = (i + 1) & (TOKENIZER_CACHE_SLOTS - 1)) {
+static inline const TokenizerCacheSlot* tokenizer_cache_find(const Tokenizer* t, const uint8_t* p, size_t n, uint32_t h) {
+    for (uint32_t i = h & (TOKENIZER_CACHE_SLOTS - 1);; i = (i + 1) & (TOKENIZER_CACHE_SLOTS - 1)) {
         const TokenizerCacheSlot* slot = &t->cache[i];
         if (slot->hash == 0) return NULL;
         if (slot->hash == h && slot->key_len == n && memcmp(t->cache_keys + slot->key_offset, p, n) == 0) return slot;
     }
 }
 
-static inline void tokenizer_cache_add(Tokenizer* t, const uint8_t* p, size_t n, uint64_t h, const int32_t* ids, size_t num_ids) {
+static inline void tokenizer_cache_add(Tokenizer* t, const uint8_t* p, size_t n, uint32_t h, const int32_t* ids, size_t num_ids) {
     if (t->cache_count >= TOKENIZER_CACHE_SLOTS / 2 || t->cache_keys_used + n > t->cache_keys_cap ||
         t->cache_ids_used + num_ids > t->cache_ids_cap)
         tokenizer_clear_cache(t); // simple and rare: the working set of a text is far smaller
-    uint32_t i = (uint32_t)h & (TOKENIZER_CACHE_SLOTS - 1);
+    uint32_t i = h & (TOKENIZER_CACHE_SLOTS - 1);
     while (t->cache[i].hash != 0) i = (i + 1) & (TOKENIZER_CACHE_SLOTS - 1);
     TokenizerCacheSlot* slot = &t->cache[i];
     slot->hash = h;
@@ -726,7 +728,7 @@ static inline int tokenizer_encode(Tokenizer* t, const char* text, size_t len, i
     for (size_t i = 0; i < len && rc == BS_OK;) {
         size_t end = pretoken_end(s, len, i), m = end - i;
         const TokenizerCacheSlot* hit = NULL;
-        uint64_t h = 0;
+        uint32_t h = 0;
         if (m <= TOKENIZER_CACHE_MAX_PIECE) {
             h = tokenizer_hash_bytes(s + i, m);
             hit = tokenizer_cache_find(t, s + i, m, h);
