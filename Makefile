@@ -81,6 +81,14 @@ dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS)
 	@dev/test/run_tests.sh
 
+# libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
+FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files
+FUZZ_CC ?= clang
+fuzz: $(FUZZ_BINS)
+build/fuzz/%: dev/test/fuzz/%.c $(LLMC_HEADERS)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $<
+
 # ---------------------------------------------------------------------------
 
 clean:
@@ -90,4 +98,4 @@ clean:
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all data test clean distclean
+.PHONY: all data test fuzz clean distclean
