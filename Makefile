@@ -19,8 +19,49 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS =
+CPU_PROGRAMS = tokenizer
 all: $(CPU_PROGRAMS)
+
+# GPT-2's tokenizer on the command line: ./tokenizer encode|decode|bench
+TOKENIZER_HEADERS = llmc/tokenizer.h llmc/unicode_classes.h llmc/utils.h
+tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# ---------------------------------------------------------------------------
+# data (doc/data.md): pinned npm packages -> documents (checked against a manifest) ->
+# token files. Each step reruns only when its inputs or its program changed.
+#   data/corpus_train.bin, data/corpus_val.bin   llm.c token files (llmc/tokenfile.h)
+#   data/spam_train.bin, data/spam_test.bin      labeled token files (llmc/labeled_tokens.h)
+# A trainer's target depends on $(DATA_FILES) (or on `data`).
+
+NODE_MODULES = .cache/packages/node_modules
+PACKAGES_STAMP = .cache/packages/installed.stamp
+DOCS_STAMP = .cache/docs/extracted.stamp
+DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
+TOKENIZE_SOURCES = dev/data/tokenize_documents.c $(TOKENIZER_HEADERS) llmc/tokenfile.h llmc/labeled_tokens.h llmc/crc32.h
+
+data: $(DATA_FILES)
+
+$(PACKAGES_STAMP): dev/data/package.json dev/data/package-lock.json dev/data/install_packages.sh
+	@dev/data/install_packages.sh
+
+$(DOCS_STAMP): $(PACKAGES_STAMP) dev/data/extract_documents.js dev/data/manifest.txt
+	node dev/data/extract_documents.js $(NODE_MODULES) .cache/docs dev/data/manifest.txt
+	@touch $@
+
+build/tokenize_documents: $(TOKENIZE_SOURCES)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# the program is order-only: rebuilding it after `make clean` does not redo the data,
+# while a change of its sources does
+data/corpus_%.bin: $(DOCS_STAMP) $(TOKENIZE_SOURCES) | build/tokenize_documents
+	@mkdir -p data
+	build/tokenize_documents --tokens .cache/docs/corpus_$*.docs $@
+
+data/spam_%.bin: $(DOCS_STAMP) $(TOKENIZE_SOURCES) | build/tokenize_documents
+	@mkdir -p data
+	build/tokenize_documents --labeled .cache/docs/spam_$*.docs $@
 
 # ---------------------------------------------------------------------------
 # CUDA programs: built when nvcc exists, skipped with a message otherwise
@@ -30,18 +71,31 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/de
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
 
-TEST_BINS = dev/test/bin/test_llmc_common
+TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles dev/test/bin/test_tokenizer
 
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-test: $(CPU_PROGRAMS) $(TEST_BINS)
+# the data step runs first: the tokenizer's tests compare against the fetched packages
+test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS)
 	@dev/test/run_tests.sh
+
+# libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
+FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files
+FUZZ_CC ?= clang
+fuzz: $(FUZZ_BINS)
+build/fuzz/%: dev/test/fuzz/%.c $(LLMC_HEADERS)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $<
 
 # ---------------------------------------------------------------------------
 
 clean:
 	rm -rf build dev/test/bin $(CPU_PROGRAMS)
 
-.PHONY: all test clean
+# also the fetched packages and the prepared data (the next `make data` fetches again)
+distclean: clean
+	rm -rf .cache data
+
+.PHONY: all data test fuzz clean distclean
