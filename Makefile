@@ -19,7 +19,7 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer train_gpt2
+CPU_PROGRAMS = tokenizer train_gpt2 test_gpt2
 all: $(CPU_PROGRAMS)
 
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
@@ -37,6 +37,10 @@ tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
 
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# the model against PyTorch (dev/test/gpt2_reference.py writes what it compares with)
+test_gpt2: test_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 # ---------------------------------------------------------------------------

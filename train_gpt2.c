@@ -47,12 +47,7 @@ typedef struct {
 } Optimizer;
 
 static void optimizer_step(GPT2* model, Optimizer* opt, const TrainArgs* args, float lr, float grad_scale, int t) {
-    for (int g = 0; g < GPT2_NUM_PARAM_TENSORS; g++) {
-        size_t off = model->param_offsets[g], n = model->param_sizes[g];
-        float wd = gpt2_param_is_matrix(g) ? args->weight_decay : 0.0f;
-        adamw_update(model->params_memory + off, model->grads_memory + off, opt->m + off, opt->v + off, n, lr,
-                     args->beta1, args->beta2, 1e-8f, wd, grad_scale, t);
-    }
+    gpt2_adamw_step(model, opt->m, opt->v, lr, args->beta1, args->beta2, 1e-8f, args->weight_decay, grad_scale, t);
 }
 
 // ----------------------------------------------------------------------------

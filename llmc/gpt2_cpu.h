@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "adamw.h"
 #include "cpu_fast.h"
 #include "cpu_kernels.h"
 #include "gpt2_params.h"
@@ -425,6 +426,19 @@ static inline int gpt2_backward(GPT2* model) {
     }
     encoder_backward(g.wte, g.wpe, da.encoded, model->inputs, B, T, C);
     return BS_OK;
+}
+
+// One AdamW step (adamw.h) over the whole model with the gradients scaled by grad_scale
+// (the clipping factor): weight decay on the weight matrices and embeddings only
+// (gpt2_param_is_matrix), none on biases and LayerNorm parameters. m, v: num_params each.
+static inline void gpt2_adamw_step(GPT2* model, float* m, float* v, float lr, float beta1, float beta2, float eps,
+                                   float weight_decay, float grad_scale, int t) {
+    for (int g = 0; g < GPT2_NUM_PARAM_TENSORS; g++) {
+        size_t off = model->param_offsets[g], n = model->param_sizes[g];
+        float wd = gpt2_param_is_matrix(g) ? weight_decay : 0.0f;
+        adamw_update(model->params_memory + off, model->grads_memory + off, m + off, v + off, n, lr,
+                     beta1, beta2, eps, wd, grad_scale, t);
+    }
 }
 
 #endif // LLMC_GPT2_CPU_H
