@@ -238,9 +238,12 @@ int main(int argc, char** argv) {
             if (gpt2_load_checkpoint(&model, args.init) != BS_OK) die("%s", bs_error());
             printf("loaded %s\n", args.init);
         } else {
+            int stat_errno = errno;
             GPT2Config c;
-            if (gpt2_config_from_spec(args.init, &c) != BS_OK)
-                die("flag -e: %s is neither a readable checkpoint (%s) nor a model spec like d6", args.init, strerror(errno));
+            if (gpt2_config_from_spec(args.init, &c) != BS_OK) {
+                if (args.init[0] == 'd' && stat_errno == ENOENT) die("flag -e: %s", bs_error());
+                die("flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", args.init, strerror(stat_errno));
+            }
             if (gpt2_init_random(&model, &c, (uint64_t)args.seed) != BS_OK) die("%s", bs_error());
             printf("initialised a new model %s\n", args.init);
         }

@@ -7,7 +7,7 @@
    then per section:
      tag    char[16], NUL-padded ("config", "params", "adam_m", ...)
      size   uint64, bytes of data
-     crc32  uint32 of the data (crc32.h), then 4 zero bytes
+     crc32  uint32 of the data (crc32.h), then 4 reserved bytes, zero
      data   size bytes
  Sections written by the CPU trainer (train_gpt2.c):
    config  6 x int32: max_seq_len, vocab_size, padded_vocab_size, num_layers, num_heads, channels
@@ -138,6 +138,10 @@ static inline int train_state_read(const char* path, TrainState* ts) {
         }
         sec->size = load_u64le(f + pos + TRAIN_STATE_TAG_MAX);
         uint32_t crc = load_u32le(f + pos + TRAIN_STATE_TAG_MAX + 8);
+        if (load_u32le(f + pos + TRAIN_STATE_TAG_MAX + 12) != 0) {
+            rc = bs_error_set(BS_EFORMAT, "%s: section \"%s\" has nonzero reserved bytes (corrupt file)", path, sec->tag);
+            break;
+        }
         pos += TRAIN_STATE_TAG_MAX + 16;
         if (sec->size > n - pos) {
             rc = bs_error_set(BS_EFORMAT, "%s: section \"%s\" says %llu bytes but only %zu remain (truncated file)", path,
