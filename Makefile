@@ -87,7 +87,13 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/de
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
 
-TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles dev/test/bin/test_tokenizer
+TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles dev/test/bin/test_tokenizer \
+            dev/test/bin/test_cpu_kernels
+
+# the layer tests call the OpenBLAS fast paths
+dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
