@@ -39,6 +39,11 @@ tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
+# training-step timer for scripts/bench_cpu.sh
+build/bench_gpt2_cpu: dev/bench/bench_gpt2_cpu.c $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
 # the model against PyTorch (dev/test/gpt2_reference.py writes what it compares with)
 test_gpt2: test_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)

@@ -201,6 +201,7 @@ static void format_duration(double s, char* out, size_t n) {
 // ----------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
+    cpu_threads_passive_wait(argv);
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
