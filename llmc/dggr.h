@@ -302,10 +302,12 @@ static inline void dggr_measure(DGGR* d, const float* params) {
 // ----------------------------------------------------------------------------
 // the pass
 
-// (|w| + eps)^(nu-1) for the rate gradient; 0 where |w| + eps == 0 (then sign(w) = 0 too)
+// (|w| + eps)^(nu-1) for the rate gradient; 0 where |w| + eps == 0 (then sign(w) = 0 too).
+// t below FLT_MIN is lifted into the normal range first (gg_fast_log2 needs a normal
+// number). Written with arithmetic masks: gcc does not if-convert the ternaries here.
 static inline float dggr_pow_nu1(float t, float nu_minus_1) {
-    float p = gg_fast_pow(fmaxf(t, FLT_MIN), nu_minus_1);
-    return t > 0.0f ? p : 0.0f;
+    float tn = t + (float)(t < FLT_MIN) * FLT_MIN;
+    return gg_fast_pow(tn, nu_minus_1) * (float)(t > 0.0f);
 }
 
 static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f)); }
@@ -321,6 +323,7 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
     double sa = 0.0, ss = 0.0, rs = 0.0;
     int64_t zc = 0;
     const float nu1 = nu - 1.0f;
+    const AdamWStep as = *a; // a local copy: the loop's stores cannot alias it
 #pragma omp simd reduction(+ : sa, ss, rs, zc)
     for (size_t i = 0; i < n; i++) {
         float wi = w[i], gi = grad[i];
@@ -331,7 +334,7 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
             if (apply_rate) gi += scale * dggr_sign(wi) * p;
         }
         float mi = m[i], vi = v[i];
-        wi = adamw_element(wi, gi, &mi, &vi, a, decay);
+        wi = adamw_element(wi, gi, &mi, &vi, &as, decay);
         m[i] = mi;
         v[i] = vi;
         if (with_rate && decoupled) {
