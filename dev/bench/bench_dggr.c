@@ -9,12 +9,14 @@
 #include <omp.h>
 #include "../../llmc/dggr.h"
 
-static void plain_adamw_pass(float* w, const float* g, float* m, float* v, size_t n, const AdamWHyper* hp, int t) {
-    AdamWStep a = adamw_step_constants(hp, t);
+// plain AdamW over the flat array (the loop of llmc/adamw.h, vectorized)
+static void plain_adamw_pass(float* w, const float* g, float* m, float* v, size_t n, float lr, float b1, float b2,
+                             float eps, float wd, int t) {
+    AdamWStep a = adamw_step_constants(lr, b1, b2, eps, 1.0f, t);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float mi = m[i], vi = v[i];
-        w[i] = adamw_element(w[i], g[i], &mi, &vi, &a, hp->weight_decay);
+        w[i] = adamw_element(w[i], g[i] * a.grad_scale, &mi, &vi, &a, wd);
         m[i] = mi;
         v[i] = vi;
     }
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
         w[i] = 0.04f * u;
         g[i] = 1e-3f * u * u - 1e-4f;
     }
-    AdamWHyper hp = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.0f};
+    const float lr = 3e-4f, b1 = 0.9f, b2 = 0.95f, aeps = 1e-8f, wd = 0.1f;
     const char* names[] = {"AdamW (plain loop)", "dggr lambda=0", "dggr lambda=0 +rate log",
                            "dggr coupled global", "dggr coupled tensor", "dggr decoupled global"};
     printf("params %zu (L=%d C=%d), threads %d, %d reps\n", n, c.num_layers, c.channels, omp_get_max_threads(), reps);
@@ -60,8 +62,8 @@ int main(int argc, char** argv) {
         dggr_measure(&d, w);
         for (int r = -1; r < reps; r++) { // one warm-up
             double t0 = omp_get_wtime();
-            if (mode == 0) plain_adamw_pass(w, g, m, v, n, &hp, r + 2);
-            else dggr_step(&d, w, g, m, v, &hp, r + 2, NULL, mode == 2);
+            if (mode == 0) plain_adamw_pass(w, g, m, v, n, lr, b1, b2, aeps, wd, r + 2);
+            else dggr_step(&d, w, g, m, v, lr, b1, b2, aeps, wd, 1.0f, r + 2, mode == 2);
             double dt = (omp_get_wtime() - t0) * 1e3;
             if (r >= 0) ms[r] = dt;
         }
