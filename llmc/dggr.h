@@ -115,6 +115,52 @@ static inline int dggr_config_validate(const DGGRConfig* c) {
     return BS_OK;
 }
 
+// the command line's words for the modes: variant "coupled" | "decoupled", shape
+// "global" | "tensor" | "fixed:<nu>", constrained set "matrices" | "all"; NULL keeps the
+// current value. Errors name the flag (given in flag_*) and the bad value.
+static inline int dggr_config_parse(DGGRConfig* c, const char* variant, const char* shape, const char* set,
+                                    const char* flag_variant, const char* flag_shape, const char* flag_set) {
+    if (variant != NULL) {
+        if (strcmp(variant, "coupled") == 0) c->variant = DGGR_COUPLED;
+        else if (strcmp(variant, "decoupled") == 0) c->variant = DGGR_DECOUPLED;
+        else return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not coupled or decoupled", flag_variant, variant);
+    }
+    if (shape != NULL) {
+        if (strcmp(shape, "global") == 0) c->shape_mode = DGGR_SHAPE_GLOBAL;
+        else if (strcmp(shape, "tensor") == 0) c->shape_mode = DGGR_SHAPE_TENSOR;
+        else if (strncmp(shape, "fixed:", 6) == 0) {
+            double nu;
+            if (!parse_float(shape + 6, 0.05, 4.0, &nu))
+                return bs_error_set(BS_EINVAL, "flag %s: \"%s\": the fixed shape must be a number in [0.05, 4]", flag_shape, shape);
+            c->shape_mode = DGGR_SHAPE_FIXED;
+            c->fixed_nu = (float)nu;
+        } else
+            return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not global, tensor or fixed:<nu>", flag_shape, shape);
+    }
+    if (set != NULL) {
+        if (strcmp(set, "matrices") == 0) c->constrain_all = 0;
+        else if (strcmp(set, "all") == 0) c->constrain_all = 1;
+        else return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not matrices or all", flag_set, set);
+    }
+    return dggr_config_validate(c);
+}
+
+// one line saying what the rate term does, for the trainer's banner
+static inline void dggr_config_describe(const DGGRConfig* c, char* out, size_t n) {
+    if (c->lambda == 0.0f) {
+        snprintf(out, n, "BackSlash OFF (lambda 0: plain AdamW; rate, nu and zero fraction are still logged)");
+        return;
+    }
+    char shape[32], sched[48];
+    if (c->shape_mode == DGGR_SHAPE_FIXED) snprintf(shape, sizeof(shape), "fixed nu %g", (double)c->fixed_nu);
+    else snprintf(shape, sizeof(shape), "%s nu", c->shape_mode == DGGR_SHAPE_GLOBAL ? "global" : "per-tensor");
+    if (c->schedule_steps > 0) snprintf(sched, sizeof(sched), "steps 1..%d, then plain AdamW", c->schedule_steps);
+    else snprintf(sched, sizeof(sched), "throughout");
+    snprintf(out, n, "BackSlash ON: lambda %g, %s, %s (estimated every step), eps %g, %s, %s; zeros at Delta %g",
+             (double)c->lambda, c->variant == DGGR_COUPLED ? "coupled" : "decoupled", shape, (double)c->eps,
+             c->constrain_all ? "all parameters" : "weight matrices + embeddings", sched, (double)c->delta);
+}
+
 // ----------------------------------------------------------------------------
 // the state: a table of tensors (segments of the flat parameter array) and their moments
 

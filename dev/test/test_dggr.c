@@ -319,6 +319,17 @@ static void test_statistics_and_state(void) {
     cfg = dggr_config_default();
     DGGRSegment gap[2] = {{0, 10, 1, 1, 0, {0, 0, 0, 0}, 0}, {11, 10, 1, 1, 0, {0, 0, 0, 0}, 0}};
     CHECK(dggr_init(&d, &cfg, gap, 2) == BS_EINVAL && strstr(bs_error(), "tile"), "segments must tile");
+    // the command line's words
+    DGGRConfig w = dggr_config_default();
+    CHECK(dggr_config_parse(&w, "decoupled", "fixed:0.5", "all", "-lv", "-ls", "-lc") == BS_OK &&
+              w.variant == DGGR_DECOUPLED && w.shape_mode == DGGR_SHAPE_FIXED && w.fixed_nu == 0.5f && w.constrain_all,
+          "parse decoupled fixed:0.5 all");
+    CHECK(dggr_config_parse(&w, "coupled", "tensor", "matrices", "-lv", "-ls", "-lc") == BS_OK &&
+              w.variant == DGGR_COUPLED && w.shape_mode == DGGR_SHAPE_TENSOR && !w.constrain_all, "parse coupled tensor");
+    CHECK(dggr_config_parse(&w, "sideways", NULL, NULL, "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-lv"), "bad variant");
+    CHECK(dggr_config_parse(&w, NULL, "fixed:9", NULL, "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-ls"), "bad nu");
+    CHECK(dggr_config_parse(&w, NULL, "fixed:", NULL, "-lv", "-ls", "-lc") == BS_EINVAL, "empty nu");
+    CHECK(dggr_config_parse(&w, NULL, NULL, "some", "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-lc"), "bad set");
     free(before);
     problem_free(&p);
 }
