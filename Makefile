@@ -88,7 +88,7 @@ test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS)
 	@dev/test/run_tests.sh
 
 # libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
-FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files
+FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files build/fuzz/fuzz_bsz
 FUZZ_CC ?= clang
 fuzz: $(FUZZ_BINS)
 build/fuzz/%: dev/test/fuzz/%.c $(LLMC_HEADERS)
