@@ -15,8 +15,10 @@ mkdir -p "$out/corpus"
 start=$(date -u +%FT%TZ)
 echo "fuzz_bsz: $seconds s, $jobs job(s), from $start; load: $(uptime | sed 's/.*load/load/')"
 set +e
+parallel=()
+[ "$jobs" -gt 1 ] && parallel=(-fork="$jobs") # one process per core, each under the sanitizers
 nice -n 10 build/fuzz/fuzz_bsz -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
-  -print_final_stats=1 -artifact_prefix="$out/" -jobs="$jobs" -workers="$jobs" \
+  -print_final_stats=1 -artifact_prefix="$out/" "${parallel[@]+"${parallel[@]}"}" \
   "$out/corpus" dev/test/fuzz_regress/bsz > "$out/fuzz.log" 2>&1
 rc=$?
 set -e
