@@ -15,7 +15,8 @@
               that codes each weight on its own
    file       bits/param the file actually spends on the tensor's code words (CHNK/BITS)
 
- Total row: with one global value map (the paper's setting) every column is computed
+ Total row: nu is fitted over the weight matrices and embeddings only (the tensors
+ BackSlash constrains; LayerNorm gains sit near 1, not 0). With one global value map (the paper's setting) every column is computed
  on the histogram of the whole model; with per-tensor maps each tensor has its own
  code, so the total is the parameter-weighted mean of the tensor rows and "distinct"
  sums the tables. The summary line sets the real file size against fp32 (4 bytes per
@@ -131,6 +132,7 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
     rep->config = f->config;
     memcpy(rep->section_bytes, f->section_bytes, sizeof(rep->section_bytes));
     rep->rows = (BszReportRow*)calloc((size_t)f->num_tensors, sizeof(BszReportRow));
+    GPT2Tensor* layout = NULL;
     uint64_t max_numel = 0;
     uint32_t max_map = 0;
     for (int t = 0; t < f->num_tensors; t++) max_numel = f->tensors[t].numel > max_numel ? f->tensors[t].numel : max_numel;
@@ -143,7 +145,10 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
     BszReportRow* tot = &rep->total;
     snprintf(tot->name, sizeof(tot->name), "total");
     tot->k = -1;
-    double tot_m1 = 0.0, tot_m2 = 0.0, tot_zeros = 0.0, tot_file_bits = 0.0;
+    double tot_m1 = 0.0, tot_m2 = 0.0, tot_matrix_params = 0.0, tot_zeros = 0.0, tot_file_bits = 0.0;
+    layout = (GPT2Tensor*)malloc((size_t)f->num_tensors * sizeof(GPT2Tensor));
+    if (!layout) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory for the report", f->what); goto done; }
+    gpt2_tensor_table(&f->config, layout);
     for (int t = 0; t < f->num_tensors; t++) {
         const BszTensor* bt = &f->tensors[t];
         if ((rc = bsz_decode_tensor(f, t, NULL, idx)) != BS_OK) goto done;
@@ -159,10 +164,11 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
         tot_file_bits += (double)(b - a);
         double n = (double)row->params;
         tot_zeros += row->zero_frac * n;
-        for (uint32_t i = 0; i < msize; i++) {
+        for (uint32_t i = 0; msize && gpt2_param_is_matrix(layout[t].group) && i < msize; i++) {
             double w = (double)f->map_values[bt->map][i] * bt->delta;
             tot_m1 += (double)hist[i] * fabs(w);
             tot_m2 += (double)hist[i] * w * w;
+            tot_matrix_params += (double)hist[i];
         }
         if (f->map_mode == BSZ_MAP_GLOBAL) {
             for (uint32_t i = 0; i < msize; i++) total_hist[i] += hist[i];
@@ -186,10 +192,10 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
         tot->entropy_bits /= n;
     }
     tot->zero_frac = tot_zeros / (double)tot->params;
-    tot->nu = bsz_report_fit_nu(tot_m1 / (double)tot->params, tot_m2 / (double)tot->params);
+    tot->nu = bsz_report_fit_nu(tot_m1 / tot_matrix_params, tot_m2 / tot_matrix_params);
     tot->file_bits = tot_file_bits / (double)tot->params;
 done:
-    free(idx); free(hist); free(total_hist);
+    free(layout); free(idx); free(hist); free(total_hist);
     if (rc != BS_OK) bsz_report_free(rep);
     return rc;
 }
