@@ -77,7 +77,9 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/de
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
 
-TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles dev/test/bin/test_tokenizer dev/test/bin/test_codec
+# every dev/test/test_*.c is a unit-test program (one that needs more than the pattern rule
+# below gets its own rule)
+TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c))
 
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
