@@ -237,9 +237,20 @@ static inline int bsz_encode(const GPT2Config* config, const float* params, cons
         const float* w = segs[t].w + start;
         float inv = segs[t].inv_delta;
         uint64_t len[EG_MAX_K + 1] = {0};
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t r = valuemap_rank(vm, quantize_value(w[i], inv));
-            for (int k = kmin; k <= kmax; k++) len[k] += (uint64_t)(2 * eg_floor_log2(r + ((uint64_t)1 << k)) - k + 1);
+        // a histogram of the chunk's ranks when the map is small against the chunk (the
+        // usual case), so each k costs one pass over the map, not over the weights
+        uint32_t* hist = kmin < kmax && (uint64_t)vm->size * 4 <= n ? (uint32_t*)calloc(vm->size, sizeof(uint32_t)) : NULL;
+        if (hist) {
+            for (uint64_t i = 0; i < n; i++) hist[valuemap_rank(vm, quantize_value(w[i], inv))]++;
+            for (uint32_t r = 0; r < vm->size; r++)
+                if (hist[r])
+                    for (int k = kmin; k <= kmax; k++) len[k] += (uint64_t)hist[r] * (uint64_t)eg_length(r, k);
+            free(hist);
+        } else {
+            for (uint64_t i = 0; i < n; i++) {
+                uint32_t r = valuemap_rank(vm, quantize_value(w[i], inv));
+                for (int k = kmin; k <= kmax; k++) len[k] += (uint64_t)eg_length(r, k);
+            }
         }
         memcpy(&chunk_len_k[c * (EG_MAX_K + 1)], len, sizeof(len));
     }

@@ -6,7 +6,7 @@
    distinct   distinct quantized values it uses
    zero       fraction of weights that quantize to 0
    nu         generalized-Gaussian shape fitted to the dequantized weights by moments
-              (Sharifi & Leon-Garcia: rho(nu) = m1^2 / m2, BACKSLASH.md section 2)
+              (gg.h: Sharifi & Leon-Garcia, rho(nu) = m1^2 / m2, nu in [0.1, 3])
    k          the EG order the file uses for it
    FL         ceil(log2(distinct)) bits/param: fixed-length code of the index
    EG0..EG4   bits/param of EG-k, k = 0..4, on the file's value-map indices
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include "bsz.h"
 #include "expgolomb.h"
+#include "gg.h"
 #include "huffman.h"
 
 #define BSZ_REPORT_EG_KS 5 // EG0..EG4
@@ -63,25 +64,10 @@ static inline void bsz_report_free(BszReport* r) {
     memset(r, 0, sizeof(*r));
 }
 
-// rho(nu) = Gamma(2/nu)^2 / (Gamma(1/nu) Gamma(3/nu)), increasing in nu
-static inline double bsz_report_rho(double nu) {
-    return exp(2.0 * lgamma(2.0 / nu) - lgamma(1.0 / nu) - lgamma(3.0 / nu));
-}
-
-// nu with rho(nu) = m1^2 / m2, by bisection on log(nu) over [0.02, 20]
-// (a small stand-in for the GG header of the BackSlash issue; same equation)
+// the GG shape of weights with mean |w| = m1 and mean w^2 = m2 (gg.h's estimator, the one
+// the trainer logs); NAN when all weights are zero
 static inline double bsz_report_fit_nu(double m1, double m2) {
-    if (!(m2 > 0.0)) return NAN;
-    double r = m1 * m1 / m2;
-    double lo = log(0.02), hi = log(20.0);
-    if (r <= bsz_report_rho(exp(lo))) return exp(lo);
-    if (r >= bsz_report_rho(exp(hi))) return exp(hi);
-    for (int i = 0; i < 60; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (bsz_report_rho(exp(mid)) < r) lo = mid;
-        else hi = mid;
-    }
-    return exp(0.5 * (lo + hi));
+    return m2 > 0.0 ? gg_shape_from_moments(m1, m2) : NAN;
 }
 
 // fills the histogram-derived columns of a row from counts over indices 0..n-1;
