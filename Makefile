@@ -38,7 +38,7 @@ tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # coded model files (doc/format.md): ./bsz compress|decompress|info
-BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/bitio.h llmc/expgolomb.h llmc/valuemap.h llmc/huffman.h \
+BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/gg.h llmc/bitio.h llmc/expgolomb.h llmc/valuemap.h llmc/huffman.h \
               llmc/quantize.h llmc/gpt2_params.h llmc/model_fp32.h llmc/crc32.h llmc/utils.h
 bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -113,7 +113,7 @@ test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS)
 	@dev/test/run_tests.sh
 
 # libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
-FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files
+FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files build/fuzz/fuzz_bsz
 FUZZ_CC ?= clang
 fuzz: $(FUZZ_BINS)
 build/fuzz/%: dev/test/fuzz/%.c $(LLMC_HEADERS)
