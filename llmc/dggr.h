@@ -23,7 +23,7 @@
  in chunk order after the pass, so the result does not depend on the number of threads
  or on scheduling, and a resumed run (the moments are saved, dggr_state_write) continues
  bit for bit. With lambda = 0 (or after the schedule ends) w, m, v are exactly those of
- plain AdamW (adamw_element in llmc/adamw.h; test_dggr.c checks it bit for bit).
+ plain AdamW (adamw_update in llmc/adamw.h; test_dggr.c checks it bit for bit).
 */
 #ifndef LLMC_DGGR_H
 #define LLMC_DGGR_H
@@ -48,15 +48,15 @@ typedef struct {
     float lr, beta1, beta2, eps;
     float bias1, bias2;  // 1 - beta1^t, 1 - beta2^t
     float grad_scale;    // the clipping factor
-} AdamWStep;
+} DGGRAdamWStep;
 
-static inline AdamWStep adamw_step_constants(float lr, float beta1, float beta2, float eps, float grad_scale, int t) {
-    AdamWStep a = {lr, beta1, beta2, eps, 1.0f - powf(beta1, (float)t), 1.0f - powf(beta2, (float)t), grad_scale};
+static inline DGGRAdamWStep dggr_adamw_constants(float lr, float beta1, float beta2, float eps, float grad_scale, int t) {
+    DGGRAdamWStep a = {lr, beta1, beta2, eps, 1.0f - powf(beta1, (float)t), 1.0f - powf(beta2, (float)t), grad_scale};
     return a;
 }
 
 // g: the gradient already scaled (and, coupled, with the rate gradient added)
-static inline float adamw_element(float w, float g, float* m, float* v, const AdamWStep* a, float weight_decay) {
+static inline float dggr_adamw_element(float w, float g, float* m, float* v, const DGGRAdamWStep* a, float weight_decay) {
     float mi = a->beta1 * *m + (1.0f - a->beta1) * g;
     float vi = a->beta2 * *v + (1.0f - a->beta2) * g * g;
     float mhat = mi / a->bias1;
@@ -360,14 +360,14 @@ static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f))
 // combination compiles to its own vectorized loop
 static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, const float* restrict grad,
                                                              float* restrict m, float* restrict v, size_t n,
-                                                             const AdamWStep* restrict a, float decay,
+                                                             const DGGRAdamWStep* restrict a, float decay,
                                                              int with_rate, int apply_rate, int decoupled,
                                                              float nu, float eps, float scale, float inv_delta,
                                                              DGGRChunkSums* out) {
     double sa = 0.0, ss = 0.0, rs = 0.0;
     int64_t zc = 0;
     const float nu1 = nu - 1.0f;
-    const AdamWStep as = *a; // a local copy: the loop's stores cannot alias it
+    const DGGRAdamWStep as = *a; // a local copy: the loop's stores cannot alias it
 #pragma omp simd reduction(+ : sa, ss, rs, zc)
     for (size_t i = 0; i < n; i++) {
         float wi = w[i], gi = grad[i] * as.grad_scale;
@@ -378,7 +378,7 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
             if (apply_rate) gi += scale * dggr_sign(wi) * p;
         }
         float mi = m[i], vi = v[i];
-        wi = adamw_element(wi, gi, &mi, &vi, &as, decay);
+        wi = dggr_adamw_element(wi, gi, &mi, &vi, &as, decay);
         m[i] = mi;
         v[i] = vi;
         if (with_rate && decoupled) {
@@ -413,7 +413,7 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
 */
 static inline void dggr_step(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
                              float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate) {
-    AdamWStep a = adamw_step_constants(lr, beta1, beta2, eps, grad_scale, t);
+    DGGRAdamWStep a = dggr_adamw_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const int decoupled = d->cfg.variant == DGGR_DECOUPLED;
     const float inv_delta = 1.0f / d->cfg.delta;
