@@ -19,12 +19,18 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer
+CPU_PROGRAMS = tokenizer bsz
 all: $(CPU_PROGRAMS)
 
 # GPT-2's tokenizer on the command line: ./tokenizer encode|decode|bench
 TOKENIZER_HEADERS = llmc/tokenizer.h llmc/unicode_classes.h llmc/utils.h
 tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# coded model files (doc/format.md): ./bsz compress|decompress|info
+BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/bitio.h llmc/expgolomb.h llmc/valuemap.h llmc/huffman.h \
+              llmc/quantize.h llmc/gpt2_params.h llmc/model_fp32.h llmc/crc32.h llmc/utils.h
+bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # ---------------------------------------------------------------------------
@@ -71,8 +77,9 @@ NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/de
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
 
-TEST_BINS = dev/test/bin/test_llmc_common dev/test/bin/test_datafiles dev/test/bin/test_tokenizer \
-            dev/test/bin/test_token_buckets
+# every dev/test/test_*.c is a unit-test program (one that needs more than the pattern rule
+# below gets its own rule)
+TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c))
 
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
