@@ -23,9 +23,6 @@
 #define LLMC_ADAMW_DGGR_CUH
 
 #include "cuda_common.cuh"
-#ifndef restrict
-#define restrict __restrict__ // dggr.h is C99; nvcc compiles it as C++
-#endif
 #include "dggr.h"
 
 #define ADAMW_DGGR_THREADS 512

@@ -14,18 +14,14 @@
  path is simple enough to be right without a GPU to test on; it stores T x T per head,
  which fits the 124M model at T = 1024 on one 80 GB GPU with micro-batch 16.
 
- GEMM shapes (column-major view of row-major arrays, per head h of batch b):
-   preatt^T (T x T) = k (HS x T as stored, op T) x q (HS x T)       m=T,  n=T, k=HS
-   y^T     (HS x T) = v (HS x T) x att^T (T x T as stored)            m=HS, n=T, k=T
-   datt^T  (T x T)  = v (op T) x dy                                   m=T,  n=T, k=HS
-   dv^T    (HS x T) = dy x att (as stored, op T)                      m=HS, n=T, k=T
-   dq^T    (HS x T) = k x dpreatt^T (as stored)                       m=HS, n=T, k=T
-   dk^T    (HS x T) = q x dpreatt (as stored, op T)                   m=HS, n=T, k=T
+ The GEMM parameters (transposes, leading dimensions, strides over the B*NH heads) come
+ from gemm_spec.h, where each is derived and which test_gemm_spec.c checks on the CPU.
 */
 #ifndef LLMC_ATTENTION_CUH
 #define LLMC_ATTENTION_CUH
 
 #include "cuda_common.cuh"
+#include "matmul.cuh"
 
 // qkv (B, T, 3, NH, HS) -> q, k, v (B, NH, T, HS)
 __global__ void attention_permute_kernel(floatX* q, floatX* k, floatX* v, const floatX* qkv, int B, int T, int NH, int HS) {
@@ -116,16 +112,6 @@ __global__ void attention_softmax_backward_kernel(floatX* att_to_dpreatt, const 
     for (int j = lane; j < T; j += 32) store_float(&a[j], j <= i ? to_float(a[j]) * (da[j] - dot) : 0.0f);
 }
 
-// batched column-major GEMM over B*NH heads; C_type is fp32 for preatt/datt, floatX otherwise
-static inline void gemm_batched(CudaContext* ctx, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
-                                float alpha, const floatX* A, int lda, long long sa, const floatX* Bm, int ldb, long long sb,
-                                void* Cm, cudaDataType_t ctype, int ldc, long long sc, int batch) {
-    const float beta = 0.0f;
-    cublasCheck(cublasGemmStridedBatchedEx(ctx->blas, opa, opb, m, n, k, &alpha, A, CUDA_R_FLOATX, lda, sa, Bm,
-                                           CUDA_R_FLOATX, ldb, sb, &beta, Cm, ctype, ldc, sc, batch, CUBLAS_COMPUTE_32F,
-                                           CUBLAS_GEMM_DEFAULT));
-}
-
 // scratch buffers, each (B, NH, T, HS) unless noted
 typedef struct {
     floatX *q, *k, *v, *y, *dk;
@@ -135,20 +121,18 @@ typedef struct {
 // out (B, T, C); att (B, NH, T, T) is kept for the backward
 static inline void attention_forward(CudaContext* ctx, floatX* out, floatX* att, const floatX* qkv, AttentionScratch* s,
                                      int B, int T, int C, int NH) {
-    int HS = C / NH, batch = B * NH, rows = B * NH * T;
+    int HS = C / NH, rows = B * NH * T;
     size_t n = (size_t)B * T * C;
     const int block = 256;
     unsigned grid = (unsigned)CEIL_DIV(n, (size_t)block);
     attention_permute_kernel<<<grid, block, 0, ctx->stream>>>(s->q, s->k, s->v, qkv, B, T, NH, HS);
     cudaCheckLaunch();
-    long long sqkv = (long long)T * HS, stt = (long long)T * T;
     float scale = 1.0f / sqrtf((float)HS);
-    gemm_batched(ctx, CUBLAS_OP_T, CUBLAS_OP_N, T, T, HS, scale, s->k, HS, sqkv, s->q, HS, sqkv, s->preatt, CUDA_R_32F, T,
-                 stt, batch);
+    GemmSpec g_pre = attention_preatt_spec(B, NH, T, HS, scale), g_y = attention_y_spec(B, NH, T, HS);
+    gemm_run(ctx, &g_pre, s->k, s->q, s->preatt, CUDA_R_32F);
     attention_softmax_forward_kernel<<<(unsigned)CEIL_DIV(rows, block / 32), block, 0, ctx->stream>>>(att, s->preatt, rows, T);
     cudaCheckLaunch();
-    gemm_batched(ctx, CUBLAS_OP_N, CUBLAS_OP_N, HS, T, T, 1.0f, s->v, HS, sqkv, att, T, stt, s->y, CUDA_R_FLOATX, HS, sqkv,
-                 batch);
+    gemm_run(ctx, &g_y, s->v, att, s->y, CUDA_R_FLOATX);
     attention_unpermute_kernel<<<grid, block, 0, ctx->stream>>>(out, s->y, B, T, NH, HS);
     cudaCheckLaunch();
 }
@@ -156,12 +140,13 @@ static inline void attention_forward(CudaContext* ctx, floatX* out, floatX* att,
 // dqkv (B, T, 3C) written from dout (B, T, C); att is overwritten (consumed)
 static inline void attention_backward(CudaContext* ctx, floatX* dqkv, const floatX* dout, const floatX* qkv, floatX* att,
                                       AttentionScratch* s, int B, int T, int C, int NH) {
-    int HS = C / NH, batch = B * NH, rows = B * NH * T;
+    int HS = C / NH, rows = B * NH * T;
     size_t n = (size_t)B * T * C;
     const int block = 256;
     unsigned grid = (unsigned)CEIL_DIV(n, (size_t)block);
-    long long sqkv = (long long)T * HS, stt = (long long)T * T;
     float scale = 1.0f / sqrtf((float)HS);
+    GemmSpec g_datt = attention_datt_spec(B, NH, T, HS), g_dv = attention_dv_spec(B, NH, T, HS);
+    GemmSpec g_dq = attention_dq_spec(B, NH, T, HS, scale), g_dk = attention_dk_spec(B, NH, T, HS, scale);
     // q, k, v again from the layer's saved qkv (cheaper than keeping them per layer)
     attention_permute_kernel<<<grid, block, 0, ctx->stream>>>(s->q, s->k, s->v, qkv, B, T, NH, HS);
     cudaCheckLaunch();
@@ -169,20 +154,18 @@ static inline void attention_backward(CudaContext* ctx, floatX* dqkv, const floa
     attention_permute_dout_kernel<<<grid, block, 0, ctx->stream>>>(dy, dout, B, T, NH, HS);
     cudaCheckLaunch();
     float* datt = s->preatt;
-    gemm_batched(ctx, CUBLAS_OP_T, CUBLAS_OP_N, T, T, HS, 1.0f, s->v, HS, sqkv, dy, HS, sqkv, datt, CUDA_R_32F, T, stt, batch);
+    gemm_run(ctx, &g_datt, s->v, dy, datt, CUDA_R_32F);
     // dv overwrites v (v is not needed any more)
     floatX* dv = s->v;
-    gemm_batched(ctx, CUBLAS_OP_N, CUBLAS_OP_T, HS, T, T, 1.0f, dy, HS, sqkv, att, T, stt, dv, CUDA_R_FLOATX, HS, sqkv, batch);
+    gemm_run(ctx, &g_dv, dy, att, dv, CUDA_R_FLOATX);
     attention_softmax_backward_kernel<<<(unsigned)CEIL_DIV(rows, block / 32), block, 0, ctx->stream>>>(att, datt, rows, T);
     cudaCheckLaunch();
     const floatX* dpreatt = att;
     // dq into dy's buffer (dy is used up)
     floatX* dq = dy;
     floatX* dk = s->dk;
-    gemm_batched(ctx, CUBLAS_OP_N, CUBLAS_OP_N, HS, T, T, scale, s->k, HS, sqkv, dpreatt, T, stt, dq, CUDA_R_FLOATX, HS, sqkv,
-                 batch);
-    gemm_batched(ctx, CUBLAS_OP_N, CUBLAS_OP_T, HS, T, T, scale, s->q, HS, sqkv, dpreatt, T, stt, dk, CUDA_R_FLOATX, HS, sqkv,
-                 batch);
+    gemm_run(ctx, &g_dq, s->k, dpreatt, dq, CUDA_R_FLOATX);
+    gemm_run(ctx, &g_dk, s->q, dpreatt, dk, CUDA_R_FLOATX);
     attention_unpermute_dqkv_kernel<<<grid, block, 0, ctx->stream>>>(dqkv, dq, dk, dv, B, T, NH, HS);
     cudaCheckLaunch();
 }

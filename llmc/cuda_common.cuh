@@ -27,6 +27,12 @@
 #include <cublas_v2.h>
 #include <cublasLt.h>
 
+// the C99 headers of llmc/ (dggr.h, ...) say restrict, which C++ spells __restrict__;
+// every .cu file includes this header first
+#ifndef restrict
+#define restrict __restrict__
+#endif
+
 #ifdef ENABLE_FP32
 typedef float floatX;
 #define FLOATX_NAME "fp32"

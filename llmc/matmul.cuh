@@ -1,11 +1,9 @@
 /*
  matmul.cuh: the linear layers, out = inp @ weight^T + bias, forward and backward, on cuBLAS.
    inp (N, C), weight (OC, C) as llm.c stores it, bias (OC) or NULL, out (N, OC), row-major.
- cuBLAS is column-major: a row-major (R, K) array is the column-major (K, R) matrix, so
-   out^T    = weight^T-as-stored (op T)  x  inp^T                  gemm(T, N, OC, N, C)
-   dinp^T   = weight-as-stored           x  dout^T                 gemm(N, N, C, N, OC)
-   dweight^T += inp^T                     x  dout                  gemm(N, T, C, OC, N), beta = 1
-   dbias    += column sums of dout (column_reduce.cuh: deterministic, no atomics)
+ The GEMM parameters come from gemm_spec.h (tested on the CPU by test_gemm_spec.c):
+   out = inp weight^T, dinp = dout weight, dweight += dout^T inp,
+   dbias += column sums of dout (column_reduce.cuh: deterministic, no atomics)
  Forward adds the bias in cuBLASLt's epilogue (one pass over out) when the context asks
  for it and the pointers are 16-byte aligned; otherwise cublasGemmEx plus a bias kernel.
  Products of floatX accumulate in fp32 (CUBLAS_COMPUTE_32F); the fp32 build does not use
@@ -17,13 +15,21 @@
 #include <stdint.h>
 #include "cuda_common.cuh"
 #include "column_reduce.cuh"
+#include "gemm_spec.h"
 
-// column-major C = alpha op(A) op(B) + beta C, floatX in and out, fp32 accumulation
-static inline void gemm_floatx(CudaContext* ctx, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
-                               float alpha, const floatX* A, int lda, const floatX* B, int ldb, float beta, floatX* C,
-                               int ldc) {
-    cublasCheck(cublasGemmEx(ctx->blas, opa, opb, m, n, k, &alpha, A, CUDA_R_FLOATX, lda, B, CUDA_R_FLOATX, ldb, &beta, C,
-                             CUDA_R_FLOATX, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+// runs a GemmSpec (gemm_spec.h): floatX A and B, C of type ctype (floatX or fp32),
+// fp32 accumulation; batched when spec->batch > 1
+static inline void gemm_run(CudaContext* ctx, const GemmSpec* g, const floatX* A, const floatX* B, void* C,
+                            cudaDataType_t ctype) {
+    cublasOperation_t opa = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, opb = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (g->batch == 1) {
+        cublasCheck(cublasGemmEx(ctx->blas, opa, opb, g->m, g->n, g->k, &g->alpha, A, CUDA_R_FLOATX, g->lda, B,
+                                 CUDA_R_FLOATX, g->ldb, &g->beta, C, ctype, g->ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    } else {
+        cublasCheck(cublasGemmStridedBatchedEx(ctx->blas, opa, opb, g->m, g->n, g->k, &g->alpha, A, CUDA_R_FLOATX, g->lda,
+                                               g->stride_a, B, CUDA_R_FLOATX, g->ldb, g->stride_b, &g->beta, C, ctype,
+                                               g->ldc, g->stride_c, g->batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
 }
 
 // out[n, oc] += bias[oc]
@@ -41,7 +47,7 @@ static inline int matmul_forward_lt(CudaContext* ctx, floatX* out, const floatX*
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t la, lb, ld;
     cublasLtMatmulPreference_t pref;
-    cublasOperation_t opt = CUBLAS_OP_T, opn = CUBLAS_OP_N;
+    cublasOperation_t opt = CUBLAS_OP_T, opn = CUBLAS_OP_N; // matmul_forward_spec: trans_a = 1, trans_b = 0
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
     cudaDataType_t bias_type = CUDA_R_FLOATX;
     cublasCheck(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -50,9 +56,11 @@ static inline int matmul_forward_lt(CudaContext* ctx, floatX* out, const floatX*
     cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
     cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
     cublasCheck(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
-    cublasCheck(cublasLtMatrixLayoutCreate(&la, CUDA_R_FLOATX, C, OC, C));  // weight: (C x OC) column-major, op T
-    cublasCheck(cublasLtMatrixLayoutCreate(&lb, CUDA_R_FLOATX, C, N, C));   // inp^T
-    cublasCheck(cublasLtMatrixLayoutCreate(&ld, CUDA_R_FLOATX, OC, N, OC)); // out^T
+    // the stored shapes of matmul_forward_spec's operands: A (k x m, op T), B (k x n), D (m x n)
+    GemmSpec g = matmul_forward_spec(N, C, OC);
+    cublasCheck(cublasLtMatrixLayoutCreate(&la, CUDA_R_FLOATX, g.k, g.m, g.lda)); // weight
+    cublasCheck(cublasLtMatrixLayoutCreate(&lb, CUDA_R_FLOATX, g.k, g.n, g.ldb)); // inp
+    cublasCheck(cublasLtMatrixLayoutCreate(&ld, CUDA_R_FLOATX, g.m, g.n, g.ldc)); // out
     cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                      &ctx->lt_workspace_bytes, sizeof(ctx->lt_workspace_bytes)));
@@ -79,7 +87,8 @@ static inline void matmul_forward(CudaContext* ctx, floatX* out, const floatX* i
         is_aligned16(bias) && C % 8 == 0 && OC % 8 == 0 &&
         matmul_forward_lt(ctx, out, inp, weight, bias, N, C, OC))
         return;
-    gemm_floatx(ctx, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, 1.0f, weight, C, inp, C, 0.0f, out, OC);
+    GemmSpec g = matmul_forward_spec(N, C, OC);
+    gemm_run(ctx, &g, weight, inp, out, CUDA_R_FLOATX);
     if (bias != NULL) {
         const int block = 256;
         size_t n = (size_t)N * OC;
@@ -92,8 +101,9 @@ static inline void matmul_forward(CudaContext* ctx, floatX* out, const floatX* i
 // dbias (OC) += column sums of dout (skipped when NULL). scratch: column_reduce_scratch_floats(OC).
 static inline void matmul_backward(CudaContext* ctx, floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
                                    const floatX* inp, const floatX* weight, int N, int C, int OC, float* scratch) {
-    gemm_floatx(ctx, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, 1.0f, weight, C, dout, OC, 0.0f, dinp, C);
-    gemm_floatx(ctx, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dweight, C);
+    GemmSpec gi = matmul_backward_dinp_spec(N, C, OC), gw = matmul_backward_dweight_spec(N, C, OC);
+    gemm_run(ctx, &gi, weight, dout, dinp, CUDA_R_FLOATX);
+    gemm_run(ctx, &gw, inp, dout, dweight, CUDA_R_FLOATX);
     if (dbias != NULL) column_reduce(ctx, dbias, NULL, dout, NULL, NULL, NULL, N, OC, scratch);
 }
 
