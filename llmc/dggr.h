@@ -41,33 +41,29 @@
 #include "utils.h"
 
 // ----------------------------------------------------------------------------
-// AdamW, one element, in llm.c's order of float operations (the plain update the
-// lambda = 0 path must reproduce bit for bit).
-// TODO(issue 3 merge): replace by llmc/adamw.h's element function once it lands.
-
-typedef struct {
-    float lr, beta1, beta2, eps, weight_decay;
-} AdamWHyper;
+// AdamW, one element, with the float operations of adamw_update (llmc/adamw.h) in the
+// same order, so that the lambda = 0 path reproduces it bit for bit (test_dggr.c)
 
 typedef struct {
     float lr, beta1, beta2, eps;
-    float bias1, bias2; // 1 - beta1^t, 1 - beta2^t
+    float bias1, bias2;  // 1 - beta1^t, 1 - beta2^t
+    float grad_scale;    // the clipping factor
 } AdamWStep;
 
-static inline AdamWStep adamw_step_constants(const AdamWHyper* hp, int t) {
-    AdamWStep a = {hp->lr, hp->beta1, hp->beta2, hp->eps, 1.0f - powf(hp->beta1, (float)t),
-                   1.0f - powf(hp->beta2, (float)t)};
+static inline AdamWStep adamw_step_constants(float lr, float beta1, float beta2, float eps, float grad_scale, int t) {
+    AdamWStep a = {lr, beta1, beta2, eps, 1.0f - powf(beta1, (float)t), 1.0f - powf(beta2, (float)t), grad_scale};
     return a;
 }
 
+// g: the gradient already scaled (and, coupled, with the rate gradient added)
 static inline float adamw_element(float w, float g, float* m, float* v, const AdamWStep* a, float weight_decay) {
     float mi = a->beta1 * *m + (1.0f - a->beta1) * g;
     float vi = a->beta2 * *v + (1.0f - a->beta2) * g * g;
-    float m_hat = mi / a->bias1;
-    float v_hat = vi / a->bias2;
+    float mhat = mi / a->bias1;
+    float vhat = vi / a->bias2;
     *m = mi;
     *v = vi;
-    return w - a->lr * (m_hat / (sqrtf(v_hat) + a->eps) + weight_decay * w);
+    return w - a->lr * (mhat / (sqrtf(vhat) + a->eps) + weight_decay * w);
 }
 
 typedef enum { DGGR_COUPLED = 0, DGGR_DECOUPLED = 1 } DGGRVariant;
@@ -119,6 +115,52 @@ static inline int dggr_config_validate(const DGGRConfig* c) {
     return BS_OK;
 }
 
+// the command line's words for the modes: variant "coupled" | "decoupled", shape
+// "global" | "tensor" | "fixed:<nu>", constrained set "matrices" | "all"; NULL keeps the
+// current value. Errors name the flag (given in flag_*) and the bad value.
+static inline int dggr_config_parse(DGGRConfig* c, const char* variant, const char* shape, const char* set,
+                                    const char* flag_variant, const char* flag_shape, const char* flag_set) {
+    if (variant != NULL) {
+        if (strcmp(variant, "coupled") == 0) c->variant = DGGR_COUPLED;
+        else if (strcmp(variant, "decoupled") == 0) c->variant = DGGR_DECOUPLED;
+        else return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not coupled or decoupled", flag_variant, variant);
+    }
+    if (shape != NULL) {
+        if (strcmp(shape, "global") == 0) c->shape_mode = DGGR_SHAPE_GLOBAL;
+        else if (strcmp(shape, "tensor") == 0) c->shape_mode = DGGR_SHAPE_TENSOR;
+        else if (strncmp(shape, "fixed:", 6) == 0) {
+            double nu;
+            if (!parse_float(shape + 6, 0.05, 4.0, &nu))
+                return bs_error_set(BS_EINVAL, "flag %s: \"%s\": the fixed shape must be a number in [0.05, 4]", flag_shape, shape);
+            c->shape_mode = DGGR_SHAPE_FIXED;
+            c->fixed_nu = (float)nu;
+        } else
+            return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not global, tensor or fixed:<nu>", flag_shape, shape);
+    }
+    if (set != NULL) {
+        if (strcmp(set, "matrices") == 0) c->constrain_all = 0;
+        else if (strcmp(set, "all") == 0) c->constrain_all = 1;
+        else return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not matrices or all", flag_set, set);
+    }
+    return dggr_config_validate(c);
+}
+
+// one line saying what the rate term does, for the trainer's banner
+static inline void dggr_config_describe(const DGGRConfig* c, char* out, size_t n) {
+    if (c->lambda == 0.0f) {
+        snprintf(out, n, "BackSlash OFF (lambda 0: plain AdamW; rate, nu and zero fraction are still logged)");
+        return;
+    }
+    char shape[32], sched[48];
+    if (c->shape_mode == DGGR_SHAPE_FIXED) snprintf(shape, sizeof(shape), "fixed nu %g", (double)c->fixed_nu);
+    else snprintf(shape, sizeof(shape), "%s nu", c->shape_mode == DGGR_SHAPE_GLOBAL ? "global" : "per-tensor");
+    if (c->schedule_steps > 0) snprintf(sched, sizeof(sched), "steps 1..%d, then plain AdamW", c->schedule_steps);
+    else snprintf(sched, sizeof(sched), "throughout");
+    snprintf(out, n, "BackSlash ON: lambda %g, %s, %s (estimated every step), eps %g, %s, %s; zeros at Delta %g",
+             (double)c->lambda, c->variant == DGGR_COUPLED ? "coupled" : "decoupled", shape, (double)c->eps,
+             c->constrain_all ? "all parameters" : "weight matrices + embeddings", sched, (double)c->delta);
+}
+
 // ----------------------------------------------------------------------------
 // the state: a table of tensors (segments of the flat parameter array) and their moments
 
@@ -127,6 +169,7 @@ static inline int dggr_config_validate(const DGGRConfig* c) {
 typedef struct {
     size_t offset, numel; // in floats, within the flat parameter array
     int constrained;      // in S: the rate applies
+    int decay;            // AdamW's weight decay applies (GPT-2: weight matrices and embeddings)
     double nu;            // shape this tensor's weights use in the next step
     GGMoments mom;        // moments of the current weights (updated by every pass)
     double rate_sum;      // sum (|w|+eps)^nu in the last pass (0 if the rate was not computed)
@@ -223,6 +266,7 @@ static inline int dggr_init_gpt2(DGGR* d, const DGGRConfig* cfg, const GPT2Confi
         s[i].offset = t[i].offset;
         s[i].numel = t[i].numel;
         s[i].constrained = gpt2_param_is_matrix(t[i].group);
+        s[i].decay = gpt2_param_is_matrix(t[i].group); // as gpt2_adamw_step (llmc/gpt2_cpu.h)
     }
     int rc = dggr_init(d, cfg, s, n);
     free(t);
@@ -302,10 +346,12 @@ static inline void dggr_measure(DGGR* d, const float* params) {
 // ----------------------------------------------------------------------------
 // the pass
 
-// (|w| + eps)^(nu-1) for the rate gradient; 0 where |w| + eps == 0 (then sign(w) = 0 too)
+// (|w| + eps)^(nu-1) for the rate gradient; 0 where |w| + eps == 0 (then sign(w) = 0 too).
+// t below FLT_MIN is lifted into the normal range first (gg_fast_log2 needs a normal
+// number). Written with arithmetic masks: gcc does not if-convert the ternaries here.
 static inline float dggr_pow_nu1(float t, float nu_minus_1) {
-    float p = gg_fast_pow(fmaxf(t, FLT_MIN), nu_minus_1);
-    return t > 0.0f ? p : 0.0f;
+    float tn = t + (float)(t < FLT_MIN) * FLT_MIN;
+    return gg_fast_pow(tn, nu_minus_1) * (float)(t > 0.0f);
 }
 
 static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f)); }
@@ -321,9 +367,10 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
     double sa = 0.0, ss = 0.0, rs = 0.0;
     int64_t zc = 0;
     const float nu1 = nu - 1.0f;
+    const AdamWStep as = *a; // a local copy: the loop's stores cannot alias it
 #pragma omp simd reduction(+ : sa, ss, rs, zc)
     for (size_t i = 0; i < n; i++) {
-        float wi = w[i], gi = grad[i];
+        float wi = w[i], gi = grad[i] * as.grad_scale;
         if (with_rate && !decoupled) {
             float t = fabsf(wi) + eps;
             float p = dggr_pow_nu1(t, nu1);
@@ -331,7 +378,7 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
             if (apply_rate) gi += scale * dggr_sign(wi) * p;
         }
         float mi = m[i], vi = v[i];
-        wi = adamw_element(wi, gi, &mi, &vi, a, decay);
+        wi = adamw_element(wi, gi, &mi, &vi, &as, decay);
         m[i] = mi;
         v[i] = vi;
         if (with_rate && decoupled) {
@@ -354,8 +401,9 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
 }
 
 /*
- One optimizer step t (1-based) over all parameters, with AdamW hyperparameters `hp`.
- `decay[s]` is the weight decay factor of segment s (NULL: hp->weight_decay everywhere).
+ One optimizer step t (1-based) over all parameters: AdamW with learning rate lr, the
+ gradients multiplied by grad_scale (the clipping factor; the rate gradient is added after
+ it, unclipped), weight_decay on the segments whose decay flag is set, and the rate.
  with_rate: also compute R (for the log) when the rate is not applied (lambda = 0 or
  after the schedule); the rate is always computed when it is applied.
  After the call: d->rate is R at the weights the rate gradient was taken at (coupled: the
@@ -363,13 +411,13 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, 
  d->nu, alpha, zero_frac, bits_per_param describe the new weights, and each segment's nu
  is the shape the next step uses.
 */
-static inline void dggr_step(DGGR* d, float* params, const float* grads, float* m, float* v, const AdamWHyper* hp,
-                             int t, const float* decay, int with_rate) {
-    AdamWStep a = adamw_step_constants(hp, t);
+static inline void dggr_step(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
+                             float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate) {
+    AdamWStep a = adamw_step_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const int decoupled = d->cfg.variant == DGGR_DECOUPLED;
     const float inv_delta = 1.0f / d->cfg.delta;
-    const float eps = d->cfg.eps;
+    const float rate_eps = d->cfg.eps;
     const double N = (double)(d->num_constrained ? d->num_constrained : 1);
     d->rate_active = active;
 #pragma omp parallel for schedule(static)
@@ -377,7 +425,7 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         const DGGRChunk* ch = &d->chunk[c];
         const DGGRSegment* g = &d->seg[ch->segment];
         size_t o = ch->offset;
-        float dec = decay ? decay[ch->segment] : hp->weight_decay;
+        float dec = g->decay ? weight_decay : 0.0f;
         float nu = (float)g->nu;
         // lambda dR/dw = scale sign(w) (|w|+eps)^(nu-1), scale = lambda nu / N
         float scale = (float)((double)d->cfg.lambda * g->nu / N);
@@ -387,11 +435,11 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         float *W = params + o, *M = m + o, *V = v + o;
         const float* G = grads + o;
         size_t n = ch->numel;
-        if (!rate_here) dggr_chunk(W, G, M, V, n, &a, dec, 0, 0, 0, nu, eps, scale, inv_delta, out);
-        else if (!decoupled && apply) dggr_chunk(W, G, M, V, n, &a, dec, 1, 1, 0, nu, eps, scale, inv_delta, out);
-        else if (!decoupled) dggr_chunk(W, G, M, V, n, &a, dec, 1, 0, 0, nu, eps, scale, inv_delta, out);
-        else if (apply) dggr_chunk(W, G, M, V, n, &a, dec, 1, 1, 1, nu, eps, scale, inv_delta, out);
-        else dggr_chunk(W, G, M, V, n, &a, dec, 1, 0, 1, nu, eps, scale, inv_delta, out);
+        if (!rate_here) dggr_chunk(W, G, M, V, n, &a, dec, 0, 0, 0, nu, rate_eps, scale, inv_delta, out);
+        else if (!decoupled && apply) dggr_chunk(W, G, M, V, n, &a, dec, 1, 1, 0, nu, rate_eps, scale, inv_delta, out);
+        else if (!decoupled) dggr_chunk(W, G, M, V, n, &a, dec, 1, 0, 0, nu, rate_eps, scale, inv_delta, out);
+        else if (apply) dggr_chunk(W, G, M, V, n, &a, dec, 1, 1, 1, nu, rate_eps, scale, inv_delta, out);
+        else dggr_chunk(W, G, M, V, n, &a, dec, 1, 0, 1, nu, rate_eps, scale, inv_delta, out);
     }
     dggr_reduce_chunks(d, active || with_rate);
 }

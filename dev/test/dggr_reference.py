@@ -7,8 +7,9 @@ through D + lambda * R and torch.optim.AdamW, and compares.
 
   D(W) = sum_i a_i (w_i - b_i)^2 / 2           (a quadratic stand-in for the cross-entropy)
   R(W) = (1/N) sum_{i in S} (|w_i| + eps)^nu_i  (S: the constrained tensors, N = |S|)
-  coupled:   loss = D + lambda R, one AdamW step
-  decoupled: loss = D, one AdamW step, then w -= lambda dR/dw at the new w (no lr)
+  coupled:   loss = s D + lambda R, one AdamW step (s: the clipping factor, which scales
+             the data gradient only; weight decay per tensor as the C segments say)
+  decoupled: loss = s D, one AdamW step, then w -= lambda dR/dw at the new w (no lr)
   nu: from the current weights every step, solving Gamma(2/nu)^2 / (Gamma(1/nu) Gamma(3/nu))
       = mean|w|^2 / mean w^2 with scipy-free bisection on torch.lgamma in float64
       (global: over S; per tensor: each tensor of S; fixed: the given value).
@@ -54,10 +55,11 @@ def main():
     raw = open(path, "rb").read()
     hdr = np.frombuffer(raw, dtype=np.int32, count=8)
     n, nseg, steps, variant, shape = (int(x) for x in hdr[:5])
-    lam, eps, fixed_nu, lr, beta1, beta2, adam_eps, wd = (float(x) for x in np.frombuffer(raw, np.float32, 8, 32))
-    off = 64
-    segs = np.frombuffer(raw, np.int32, 3 * nseg, off).reshape(nseg, 3)
-    off += 12 * nseg
+    hyper = np.frombuffer(raw, np.float32, 10, 32)
+    lam, eps, fixed_nu, lr, beta1, beta2, adam_eps, wd, grad_scale = (float(x) for x in hyper[:9])
+    off = 72
+    segs = np.frombuffer(raw, np.int32, 4 * nseg, off).reshape(nseg, 4)
+    off += 16 * nseg
     a = torch.tensor(np.frombuffer(raw, np.float32, n, off).copy()); off += 4 * n
     b = torch.tensor(np.frombuffer(raw, np.float32, n, off).copy()); off += 4 * n
     w0 = np.frombuffer(raw, np.float32, n, off).copy(); off += 4 * n
@@ -68,39 +70,43 @@ def main():
         c_rate.append(np.frombuffer(raw, np.float64, 1, off)[0]); off += 8
     assert off == len(raw), "trajectory file size"
 
-    constrained = [(int(o), int(k)) for o, k, c in segs if c]
-    N = sum(k for _, k in constrained)
-    w = torch.tensor(w0, requires_grad=True)
-    opt = torch.optim.AdamW([w], lr=lr, betas=(beta1, beta2), eps=adam_eps, weight_decay=wd)
+    # one tensor per segment, so that weight decay can be set per tensor (param groups)
+    ws = [torch.tensor(w0[o:o + k], requires_grad=True) for o, k, _, _ in segs]
+    opt = torch.optim.AdamW([{"params": [x], "weight_decay": wd if dec else 0.0} for x, (_, _, _, dec) in zip(ws, segs)],
+                            lr=lr, betas=(beta1, beta2), eps=adam_eps)
+    cons = [x for x, (_, _, c, _) in zip(ws, segs) if c]
+    N = sum(x.numel() for x in cons)
+    a_s = [a[o:o + k] for o, k, _, _ in segs]
+    b_s = [b[o:o + k] for o, k, _, _ in segs]
     names = ["coupled", "decoupled"][variant] + "/" + ["global", "tensor", "fixed"][shape]
     ok = True
     worst = 0.0
     for t in range(steps):
         # the shapes of this step, from the current weights
         if shape == 0:
-            S = torch.cat([w.detach()[o:o + k] for o, k in constrained])
-            nus = [shape_estimate(S)] * len(constrained)
+            nus = [shape_estimate(torch.cat([x.detach() for x in cons]))] * len(cons)
         elif shape == 1:
-            nus = [shape_estimate(w.detach()[o:o + k]) for o, k in constrained]
+            nus = [shape_estimate(x) for x in cons]
         else:
-            nus = [fixed_nu] * len(constrained)
+            nus = [fixed_nu] * len(cons)
         opt.zero_grad()
-        D = 0.5 * (a * (w - b) ** 2).sum()
+        # the data term's gradient is scaled by the clipping factor, the rate's is not
+        D = sum(0.5 * (ak * (x - bk) ** 2).sum() for x, ak, bk in zip(ws, a_s, b_s))
         if variant == 0:
-            R = sum(((w[o:o + k].abs() + eps) ** nu).sum() for (o, k), nu in zip(constrained, nus)) / N
-            (D + lam * R).backward()
+            R = sum(((x.abs() + eps) ** nu).sum() for x, nu in zip(cons, nus)) / N
+            (grad_scale * D + lam * R).backward()
             rate = R.item()
             opt.step()
         else:
-            D.backward()
+            (grad_scale * D).backward()
             opt.step()
             with torch.no_grad():
                 R = 0.0
-                for (o, k), nu in zip(constrained, nus):
-                    x = w[o:o + k]
+                for x, nu in zip(cons, nus):
                     R += ((x.abs() + eps) ** nu).sum().item()
                     x -= lam * nu / N * torch.sign(x) * (x.abs() + eps) ** (nu - 1)
                 rate = R / N
+        w = torch.cat([x.detach() for x in ws])
         ref = w.detach().numpy()
         # tolerance: float32 rounding of both computations and the C code's fast power
         # (relative error < 5e-6) pass through Adam's normalisation and grow over the

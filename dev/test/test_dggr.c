@@ -48,11 +48,13 @@ static Problem problem_make(void) {
     memset(&p, 0, sizeof(p));
     const size_t sizes[4] = {1000, 300, 40000, 77};
     const int constrained[4] = {1, 0, 1, 1};
+    const int decay[4] = {1, 0, 1, 0};
     p.num_segments = 4;
     for (int s = 0; s < 4; s++) {
         p.seg[s].offset = p.n;
         p.seg[s].numel = sizes[s];
         p.seg[s].constrained = constrained[s];
+        p.seg[s].decay = decay[s];
         p.n += sizes[s];
     }
     p.w = malloc_or_die(p.n * sizeof(float));
@@ -91,19 +93,28 @@ static void problem_grad(Problem* p) {
     for (size_t i = 0; i < p->n; i++) p->grad[i] = p->a[i] * (p->w[i] - p->b[i]);
 }
 
-static const AdamWHyper HP = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.01f};
+// AdamW hyperparameters of the tests (grad_scale: a clipping factor)
+static const struct { float lr, beta1, beta2, eps, weight_decay, grad_scale; } HP = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.01f, 0.7f};
 
-// plain AdamW written out here, llm.c's loop (the reference for lambda = 0)
-static void plain_adamw(float* w, const float* g, float* m, float* v, size_t n, const AdamWHyper* hp, int t) {
-    for (size_t i = 0; i < n; i++) {
-        float param = w[i], grad = g[i];
-        float mi = hp->beta1 * m[i] + (1.0f - hp->beta1) * grad;
-        float vi = hp->beta2 * v[i] + (1.0f - hp->beta2) * grad * grad;
-        float m_hat = mi / (1.0f - powf(hp->beta1, t));
-        float v_hat = vi / (1.0f - powf(hp->beta2, t));
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= hp->lr * (m_hat / (sqrtf(v_hat) + hp->eps) + hp->weight_decay * param);
+#define DGGR_STEP(d, p, t, with_rate) \
+    dggr_step((d), (p)->w, (p)->grad, (p)->m, (p)->v, HP.lr, HP.beta1, HP.beta2, HP.eps, HP.weight_decay, HP.grad_scale, (t), (with_rate))
+
+// plain AdamW, the loop of adamw_update (llmc/adamw.h) written out here, per segment with
+// weight decay where the segment's decay flag is set (the reference for lambda = 0)
+static void plain_adamw(Problem* p, int t) {
+    for (int s = 0; s < p->num_segments; s++) {
+        float wd = p->seg[s].decay ? HP.weight_decay : 0.0f;
+        float bc1 = 1.0f - powf(HP.beta1, (float)t), bc2 = 1.0f - powf(HP.beta2, (float)t);
+        for (size_t i = p->seg[s].offset; i < p->seg[s].offset + p->seg[s].numel; i++) {
+            float g = p->grad[i] * HP.grad_scale;
+            float mi = HP.beta1 * p->m[i] + (1.0f - HP.beta1) * g;
+            float vi = HP.beta2 * p->v[i] + (1.0f - HP.beta2) * g * g;
+            float mhat = mi / bc1;
+            float vhat = vi / bc2;
+            p->m[i] = mi;
+            p->v[i] = vi;
+            p->w[i] -= HP.lr * (mhat / (sqrtf(vhat) + HP.eps) + wd * p->w[i]);
+        }
     }
 }
 
@@ -119,8 +130,8 @@ static void test_lambda0_is_adamw(void) {
     for (int t = 1; t <= 5; t++) {
         problem_grad(&p);
         problem_grad(&q);
-        dggr_step(&d, p.w, p.grad, p.m, p.v, &HP, t, NULL, t % 2); // with and without the logged rate
-        plain_adamw(q.w, q.grad, q.m, q.v, q.n, &HP, t);
+        DGGR_STEP(&d, &p, t, t % 2); // with and without the logged rate
+        plain_adamw(&q, t);
         CHECK(same_bits(p.w, q.w, p.n) && same_bits(p.m, q.m, p.n) && same_bits(p.v, q.v, p.n),
               "lambda = 0: step %d differs from plain AdamW", t);
     }
@@ -134,7 +145,7 @@ static void test_lambda0_is_adamw(void) {
     int differs = 0;
     for (int t = 1; t <= 6; t++) {
         problem_grad(&r);
-        dggr_step(&d, r.w, r.grad, r.m, r.v, &HP, t, NULL, 1);
+        DGGR_STEP(&d, &r, t, 1);
         CHECK(d.rate_active == (t <= 3), "schedule: step %d active %d", t, d.rate_active);
         if (t == 3) { // from here on the reference continues from the same state
             memcpy(s.w, r.w, r.n * 4); memcpy(s.m, r.m, r.n * 4); memcpy(s.v, r.v, r.n * 4);
@@ -142,7 +153,7 @@ static void test_lambda0_is_adamw(void) {
         }
         if (t > 3) {
             problem_grad(&s);
-            plain_adamw(s.w, s.grad, s.m, s.v, s.n, &HP, t);
+            plain_adamw(&s, t);
             CHECK(same_bits(r.w, s.w, r.n) && same_bits(r.m, s.m, r.n) && same_bits(r.v, s.v, r.n),
                   "after the schedule: step %d differs from plain AdamW", t);
         }
@@ -170,7 +181,7 @@ static void test_thread_independence(void) {
                 dggr_measure(&d[k], p[k].w);
                 for (int t = 1; t <= 4; t++) {
                     problem_grad(&p[k]);
-                    dggr_step(&d[k], p[k].w, p[k].grad, p[k].m, p[k].v, &HP, t, NULL, 1);
+                    DGGR_STEP(&d[k], &p[k], t, 1);
                 }
             }
             omp_set_num_threads(2);
@@ -213,11 +224,12 @@ static void test_l1_l2(void) {
                         float w = q.w[i];
                         float sgn = (float)((w > 0) - (w < 0));
                         float g = nu == 1.0f ? (float)(cfg.lambda / N) * sgn : (float)(2.0 * cfg.lambda / N) * w;
-                        if (variant == DGGR_COUPLED) q.grad[i] += g;
+                        // plain_adamw scales the gradient by grad_scale; the rate's part is not scaled
+                        if (variant == DGGR_COUPLED) q.grad[i] += g / HP.grad_scale;
                         pen += nu == 1.0f ? fabs(w) : (double)w * w;
                     }
                 }
-                plain_adamw(q.w, q.grad, q.m, q.v, q.n, &HP, t);
+                plain_adamw(&q, t);
                 if (variant == DGGR_DECOUPLED) {
                     for (int s = 0; s < p.num_segments; s++) {
                         if (!p.seg[s].constrained) continue;
@@ -228,7 +240,7 @@ static void test_l1_l2(void) {
                         }
                     }
                 }
-                dggr_step(&d, p.w, p.grad, p.m, p.v, &HP, t, NULL, 1);
+                DGGR_STEP(&d, &p, t, 1);
                 for (size_t i = 0; i < p.n; i++) {
                     double e = fabs((double)p.w[i] - q.w[i]);
                     if (e > worst) worst = e;
@@ -260,7 +272,7 @@ static void test_statistics_and_state(void) {
         double nu_used[4];
         for (int s = 0; s < 4; s++) nu_used[s] = d.seg[s].nu;
         problem_grad(&p);
-        dggr_step(&d, p.w, p.grad, p.m, p.v, &HP, t, NULL, 1);
+        DGGR_STEP(&d, &p, t, 1);
         // moments and zeros of the new weights, the rate of the old ones at the shapes used
         GGMoments all = {0, 0, 0, 0};
         double rate = 0.0;
@@ -305,8 +317,19 @@ static void test_statistics_and_state(void) {
     cfg.fixed_nu = 0.0f;
     CHECK(dggr_init(&d, &cfg, p.seg, p.num_segments) == BS_EINVAL && strstr(bs_error(), "fixed nu"), "nu 0");
     cfg = dggr_config_default();
-    DGGRSegment gap[2] = {{0, 10, 1, 0, {0, 0, 0, 0}, 0}, {11, 10, 1, 0, {0, 0, 0, 0}, 0}};
+    DGGRSegment gap[2] = {{0, 10, 1, 1, 0, {0, 0, 0, 0}, 0}, {11, 10, 1, 1, 0, {0, 0, 0, 0}, 0}};
     CHECK(dggr_init(&d, &cfg, gap, 2) == BS_EINVAL && strstr(bs_error(), "tile"), "segments must tile");
+    // the command line's words
+    DGGRConfig w = dggr_config_default();
+    CHECK(dggr_config_parse(&w, "decoupled", "fixed:0.5", "all", "-lv", "-ls", "-lc") == BS_OK &&
+              w.variant == DGGR_DECOUPLED && w.shape_mode == DGGR_SHAPE_FIXED && w.fixed_nu == 0.5f && w.constrain_all,
+          "parse decoupled fixed:0.5 all");
+    CHECK(dggr_config_parse(&w, "coupled", "tensor", "matrices", "-lv", "-ls", "-lc") == BS_OK &&
+              w.variant == DGGR_COUPLED && w.shape_mode == DGGR_SHAPE_TENSOR && !w.constrain_all, "parse coupled tensor");
+    CHECK(dggr_config_parse(&w, "sideways", NULL, NULL, "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-lv"), "bad variant");
+    CHECK(dggr_config_parse(&w, NULL, "fixed:9", NULL, "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-ls"), "bad nu");
+    CHECK(dggr_config_parse(&w, NULL, "fixed:", NULL, "-lv", "-ls", "-lc") == BS_EINVAL, "empty nu");
+    CHECK(dggr_config_parse(&w, NULL, NULL, "some", "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-lc"), "bad set");
     free(before);
     problem_free(&p);
 }
@@ -331,12 +354,12 @@ static int write_trajectory(const char* path, int variant, int shape) {
     const int steps = 10;
     FILE* f = fopen_or_die(path, "wb");
     int32_t hdr[8] = {(int32_t)p.n, p.num_segments, steps, variant, shape, 0, 0, 0};
-    float hyper[8] = {cfg.lambda, cfg.eps, cfg.fixed_nu, HP.lr, HP.beta1, HP.beta2, HP.eps, HP.weight_decay};
+    float hyper[10] = {cfg.lambda, cfg.eps, cfg.fixed_nu, HP.lr, HP.beta1, HP.beta2, HP.eps, HP.weight_decay, HP.grad_scale, 0};
     fwrite(hdr, 4, 8, f);
-    fwrite(hyper, 4, 8, f);
+    fwrite(hyper, 4, 10, f);
     for (int s = 0; s < p.num_segments; s++) {
-        int32_t sg[3] = {(int32_t)p.seg[s].offset, (int32_t)p.seg[s].numel, p.seg[s].constrained};
-        fwrite(sg, 4, 3, f);
+        int32_t sg[4] = {(int32_t)p.seg[s].offset, (int32_t)p.seg[s].numel, p.seg[s].constrained, p.seg[s].decay};
+        fwrite(sg, 4, 4, f);
     }
     fwrite(p.a, 4, p.n, f);
     fwrite(p.b, 4, p.n, f);
@@ -344,7 +367,7 @@ static int write_trajectory(const char* path, int variant, int shape) {
     for (int t = 1; t <= steps; t++) {
         double nu_used = d.nu, rate;
         problem_grad(&p);
-        dggr_step(&d, p.w, p.grad, p.m, p.v, &HP, t, NULL, 1);
+        DGGR_STEP(&d, &p, t, 1);
         rate = d.rate;
         fwrite(p.w, 4, p.n, f);
         fwrite(&nu_used, 8, 1, f);

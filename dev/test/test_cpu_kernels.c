@@ -1,0 +1,265 @@
+/*
+ Tests of the CPU layers (llmc/cpu_kernels.h) and their fast paths (llmc/cpu_fast.h):
+ 1. each backward against central finite differences of its forward, on tiny shapes:
+    loss = sum(out * R) for a fixed random R (so dout = R), every input element perturbed
+    by h = 1e-2 in float; pass when max |fd - analytic| <= 1e-3 * max |analytic| (float
+    rounding of the loss over 2h and the h^2 term stay far below that: measured <= 1.5e-5)
+ 2. the fast paths against the reference, on shapes with odd sizes: relative max error
+    <= 1e-5 (both are float32 sums in different orders)
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "../../llmc/cpu_fast.h"
+#include "../../llmc/cpu_kernels.h"
+#include "../../llmc/rng.h"
+#include "../../llmc/utils.h"
+
+#define FD_H 1e-2f
+#define FD_TOL 1e-3
+#define FAST_TOL 1e-5
+
+static int failures = 0;
+static Rng rng = {12345};
+
+static float* randn(size_t n, float scale) {
+    float* p = (float*)malloc_or_die(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = scale * (2.0f * rng_uniform(&rng) - 1.0f);
+    return p;
+}
+static float* zeros(size_t n) { return (float*)calloc_or_die(n, sizeof(float)); }
+
+// the layer under test, as a closure: forward writes out; backward accumulates grads
+typedef struct Layer Layer;
+struct Layer {
+    const char* name;
+    void (*forward)(Layer* l);
+    void (*backward)(Layer* l);
+    float* out;   // forward output
+    float* dout;  // R
+    size_t n_out;
+    float* x[3];  // inputs to check
+    float* dx[3]; // their analytic gradients
+    size_t n_x[3];
+    const char* x_name[3];
+    int B, T, C, OC, NH, V;
+    int* ids;           // token ids or targets
+    float* scratch[6];  // layer-specific buffers
+};
+
+static double loss_of(Layer* l) {
+    l->forward(l);
+    double s = 0.0;
+    for (size_t i = 0; i < l->n_out; i++) s += (double)l->out[i] * l->dout[i];
+    return s;
+}
+
+static void check_fd(Layer* l) {
+    for (int k = 0; k < 3; k++)
+        if (l->dx[k]) memset(l->dx[k], 0, l->n_x[k] * sizeof(float));
+    l->forward(l);
+    l->backward(l);
+    for (int k = 0; k < 3 && l->x[k]; k++) {
+        double max_err = 0.0, max_g = 0.0;
+        for (size_t i = 0; i < l->n_x[k]; i++) {
+            float save = l->x[k][i];
+            l->x[k][i] = save + FD_H;
+            double lp = loss_of(l);
+            l->x[k][i] = save - FD_H;
+            double lm = loss_of(l);
+            l->x[k][i] = save;
+            double fd = (lp - lm) / (2.0 * FD_H);
+            double e = fabs(fd - l->dx[k][i]);
+            if (!(e <= max_err)) max_err = e;
+            if (fabs(l->dx[k][i]) > max_g) max_g = fabs(l->dx[k][i]);
+        }
+        double rel = max_err / (max_g > 0 ? max_g : 1.0);
+        int ok = rel <= FD_TOL && max_g > 0;
+        failures += !ok;
+        printf("  %-4s %-22s d%-7s max |fd - analytic| %.2e, max |grad| %.2e, relative %.2e (tol %.0e)\n",
+               ok ? "ok" : "FAIL", l->name, l->x_name[k], max_err, max_g, rel, FD_TOL);
+    }
+}
+
+// --- the layers, each wrapped as forward/backward over the Layer fields
+
+static void enc_f(Layer* l) { encoder_forward(l->out, l->ids, l->x[0], l->x[1], l->B, l->T, l->C); }
+static void enc_b(Layer* l) { encoder_backward(l->dx[0], l->dx[1], l->dout, l->ids, l->B, l->T, l->C); }
+// scratch: mean, rstd
+static void ln_f(Layer* l) { layernorm_forward(l->out, l->scratch[0], l->scratch[1], l->x[0], l->x[1], l->x[2], l->B, l->T, l->C); }
+static void ln_b(Layer* l) { layernorm_backward(l->dx[0], l->dx[1], l->dx[2], l->dout, l->x[0], l->x[1], l->scratch[0], l->scratch[1], l->B, l->T, l->C); }
+static void mm_f(Layer* l) { matmul_forward(l->out, l->x[0], l->x[1], l->x[2], l->B, l->T, l->C, l->OC); }
+static void mm_b(Layer* l) { matmul_backward(l->dx[0], l->dx[1], l->dx[2], l->dout, l->x[0], l->x[1], l->B, l->T, l->C, l->OC); }
+// scratch: preatt, att, dpreatt, datt
+static void att_f(Layer* l) { attention_forward(l->out, l->scratch[0], l->scratch[1], l->x[0], l->B, l->T, l->C, l->NH); }
+static void att_b(Layer* l) {
+    size_t n = (size_t)l->B * l->NH * l->T * l->T;
+    memset(l->scratch[2], 0, n * sizeof(float));
+    memset(l->scratch[3], 0, n * sizeof(float));
+    attention_backward(l->dx[0], l->scratch[2], l->scratch[3], l->dout, l->x[0], l->scratch[1], l->B, l->T, l->C, l->NH);
+}
+static void gelu_f(Layer* l) { gelu_forward(l->out, l->x[0], (int)l->n_out); }
+static void gelu_b(Layer* l) { gelu_backward(l->dx[0], l->x[0], l->dout, (int)l->n_out); }
+static void res_f(Layer* l) { residual_forward(l->out, l->x[0], l->x[1], (int)l->n_out); }
+static void res_b(Layer* l) { residual_backward(l->dx[0], l->dx[1], l->dout, (int)l->n_out); }
+// softmax + cross-entropy: out = losses (B,T); scratch: probs
+static void ce_f(Layer* l) {
+    softmax_forward(l->scratch[0], l->x[0], l->B, l->T, l->V, l->OC);
+    crossentropy_forward(l->out, l->scratch[0], l->ids, l->B, l->T, l->OC);
+}
+static void ce_b(Layer* l) { crossentropy_softmax_backward(l->dx[0], l->dout, l->scratch[0], l->ids, l->B, l->T, l->V, l->OC); }
+
+static void finite_differences(void) {
+    printf("[finite differences]\n");
+    int B = 2, T = 5, C = 8, OC = 6, NH = 2, V = 7, Vp = 9;
+    size_t BTC = (size_t)B * T * C;
+    {
+        Layer l = {.name = "encoder", .forward = enc_f, .backward = enc_b, .B = B, .T = T, .C = C};
+        l.ids = (int*)malloc_or_die((size_t)B * T * sizeof(int));
+        for (int i = 0; i < B * T; i++) l.ids[i] = i % 3; // repeated tokens: accumulation into wte rows
+        l.n_out = BTC; l.out = zeros(BTC); l.dout = randn(BTC, 1);
+        l.x[0] = randn(4 * C, 1); l.n_x[0] = 4 * C; l.x_name[0] = "wte"; l.dx[0] = zeros(4 * C);
+        l.x[1] = randn((size_t)T * C, 1); l.n_x[1] = (size_t)T * C; l.x_name[1] = "wpe"; l.dx[1] = zeros((size_t)T * C);
+        check_fd(&l);
+    }
+    {
+        Layer l = {.name = "layernorm", .forward = ln_f, .backward = ln_b, .B = B, .T = T, .C = C};
+        l.n_out = BTC; l.out = zeros(BTC); l.dout = randn(BTC, 1);
+        l.x[0] = randn(BTC, 2); l.n_x[0] = BTC; l.x_name[0] = "inp"; l.dx[0] = zeros(BTC);
+        l.x[1] = randn(C, 1); l.n_x[1] = C; l.x_name[1] = "weight"; l.dx[1] = zeros(C);
+        l.x[2] = randn(C, 1); l.n_x[2] = C; l.x_name[2] = "bias"; l.dx[2] = zeros(C);
+        l.scratch[0] = zeros((size_t)B * T); l.scratch[1] = zeros((size_t)B * T);
+        check_fd(&l);
+    }
+    {
+        Layer l = {.name = "matmul", .forward = mm_f, .backward = mm_b, .B = B, .T = T, .C = C, .OC = OC};
+        size_t n_out = (size_t)B * T * OC;
+        l.n_out = n_out; l.out = zeros(n_out); l.dout = randn(n_out, 1);
+        l.x[0] = randn(BTC, 1); l.n_x[0] = BTC; l.x_name[0] = "inp"; l.dx[0] = zeros(BTC);
+        l.x[1] = randn((size_t)OC * C, 1); l.n_x[1] = (size_t)OC * C; l.x_name[1] = "weight"; l.dx[1] = zeros((size_t)OC * C);
+        l.x[2] = randn(OC, 1); l.n_x[2] = OC; l.x_name[2] = "bias"; l.dx[2] = zeros(OC);
+        check_fd(&l);
+    }
+    {
+        Layer l = {.name = "attention", .forward = att_f, .backward = att_b, .B = B, .T = T, .C = C, .NH = NH};
+        size_t n_in = 3 * BTC, n_att = (size_t)B * NH * T * T;
+        l.n_out = BTC; l.out = zeros(BTC); l.dout = randn(BTC, 1);
+        l.x[0] = randn(n_in, 1.5f); l.n_x[0] = n_in; l.x_name[0] = "qkv"; l.dx[0] = zeros(n_in);
+        for (int i = 0; i < 4; i++) l.scratch[i] = zeros(n_att);
+        check_fd(&l);
+    }
+    {
+        Layer l = {.name = "gelu", .forward = gelu_f, .backward = gelu_b};
+        l.n_out = BTC; l.out = zeros(BTC); l.dout = randn(BTC, 1);
+        l.x[0] = randn(BTC, 3); l.n_x[0] = BTC; l.x_name[0] = "inp"; l.dx[0] = zeros(BTC);
+        check_fd(&l);
+    }
+    {
+        Layer l = {.name = "residual", .forward = res_f, .backward = res_b};
+        l.n_out = BTC; l.out = zeros(BTC); l.dout = randn(BTC, 1);
+        l.x[0] = randn(BTC, 1); l.n_x[0] = BTC; l.x_name[0] = "inp1"; l.dx[0] = zeros(BTC);
+        l.x[1] = randn(BTC, 1); l.n_x[1] = BTC; l.x_name[1] = "inp2"; l.dx[1] = zeros(BTC);
+        check_fd(&l);
+    }
+    {
+        // the padded entries V..Vp of the logits are not part of the softmax: gradient 0
+        Layer l = {.name = "softmax+crossentropy", .forward = ce_f, .backward = ce_b, .B = B, .T = T, .V = V, .OC = Vp};
+        size_t n_logits = (size_t)B * T * Vp;
+        l.ids = (int*)malloc_or_die((size_t)B * T * sizeof(int));
+        for (int i = 0; i < B * T; i++) l.ids[i] = (i * 5) % V;
+        l.n_out = (size_t)B * T; l.out = zeros(l.n_out); l.dout = randn(l.n_out, 1);
+        l.x[0] = randn(n_logits, 3); l.n_x[0] = n_logits; l.x_name[0] = "logits"; l.dx[0] = zeros(n_logits);
+        l.scratch[0] = zeros(n_logits);
+        check_fd(&l);
+    }
+}
+
+static void compare(const char* what, const float* a, const float* ref, size_t n) {
+    double err = 0.0, scale = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - ref[i]);
+        if (!(e <= err)) err = e;
+        if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
+    }
+    double rel = err / (scale > 0 ? scale : 1.0);
+    int ok = rel <= FAST_TOL && scale > 0;
+    failures += !ok;
+    printf("  %-4s %-44s relative max err %.2e (tol %.0e)\n", ok ? "ok" : "FAIL", what, rel, FAST_TOL);
+}
+
+static void fast_vs_reference(void) {
+    printf("[fast paths vs reference]\n");
+    const int shapes[][4] = {{2, 7, 33, 65}, {3, 16, 64, 192}, {1, 1, 5, 3}, {4, 32, 96, 1031}};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        int B = shapes[s][0], T = shapes[s][1], C = shapes[s][2], OC = shapes[s][3];
+        size_t BT = (size_t)B * T;
+        float* inp = randn(BT * C, 1);
+        float* w = randn((size_t)OC * C, 1);
+        float* bias = randn(OC, 1);
+        float* dout = randn(BT * OC, 1);
+        float* out_ref = zeros(BT * OC);
+        float* out_fast = zeros(BT * OC);
+        char what[96];
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const float* b = with_bias ? bias : NULL;
+            matmul_forward(out_ref, inp, w, b, B, T, C, OC);
+            matmul_forward_fast(out_fast, inp, w, b, B, T, C, OC);
+            snprintf(what, sizeof(what), "matmul_forward B%d T%d C%d OC%d %s", B, T, C, OC, with_bias ? "bias" : "no bias");
+            compare(what, out_fast, out_ref, BT * OC);
+        }
+        // backward accumulates: start both from the same nonzero gradients
+        float* dinp0 = randn(BT * C, 1);
+        float* dw0 = randn((size_t)OC * C, 1);
+        float* db0 = randn(OC, 1);
+        float* dinp[2] = {zeros(BT * C), zeros(BT * C)};
+        float* dw[2] = {zeros((size_t)OC * C), zeros((size_t)OC * C)};
+        float* db[2] = {zeros(OC), zeros(OC)};
+        for (int k = 0; k < 2; k++) {
+            memcpy(dinp[k], dinp0, BT * C * sizeof(float));
+            memcpy(dw[k], dw0, (size_t)OC * C * sizeof(float));
+            memcpy(db[k], db0, OC * sizeof(float));
+        }
+        matmul_backward(dinp[0], dw[0], db[0], dout, inp, w, B, T, C, OC);
+        matmul_backward_fast(dinp[1], dw[1], db[1], dout, inp, w, B, T, C, OC);
+        snprintf(what, sizeof(what), "matmul_backward dinp B%d T%d C%d OC%d", B, T, C, OC);
+        compare(what, dinp[1], dinp[0], BT * C);
+        snprintf(what, sizeof(what), "matmul_backward dweight B%d T%d C%d OC%d", B, T, C, OC);
+        compare(what, dw[1], dw[0], (size_t)OC * C);
+        snprintf(what, sizeof(what), "matmul_backward dbias B%d T%d C%d OC%d", B, T, C, OC);
+        compare(what, db[1], db[0], OC);
+
+        // layernorm backward over the same (B, T, C)
+        float* lw = randn(C, 1);
+        float* lb = randn(C, 1);
+        float* mean = zeros(BT);
+        float* rstd = zeros(BT);
+        float* lout = zeros(BT * C);
+        float* ldout = randn(BT * C, 1);
+        layernorm_forward(lout, mean, rstd, inp, lw, lb, B, T, C);
+        for (int k = 0; k < 2; k++) {
+            memcpy(dinp[k], dinp0, BT * C * sizeof(float));
+            memcpy(dw[k], dw0, C * sizeof(float));
+            memcpy(db[k], db0, C * sizeof(float));
+        }
+        layernorm_backward(dinp[0], dw[0], db[0], ldout, inp, lw, mean, rstd, B, T, C);
+        layernorm_backward_fast(dinp[1], dw[1], db[1], ldout, inp, lw, mean, rstd, B, T, C);
+        snprintf(what, sizeof(what), "layernorm_backward dinp B%d T%d C%d", B, T, C);
+        compare(what, dinp[1], dinp[0], BT * C);
+        snprintf(what, sizeof(what), "layernorm_backward dweight B%d T%d C%d", B, T, C);
+        compare(what, dw[1], dw[0], C);
+        snprintf(what, sizeof(what), "layernorm_backward dbias B%d T%d C%d", B, T, C);
+        compare(what, db[1], db[0], C);
+
+        free(inp); free(w); free(bias); free(dout); free(out_ref); free(out_fast);
+        free(dinp0); free(dw0); free(db0);
+        for (int k = 0; k < 2; k++) { free(dinp[k]); free(dw[k]); free(db[k]); }
+        free(lw); free(lb); free(mean); free(rstd); free(lout); free(ldout);
+    }
+}
+
+int main(void) {
+    finite_differences();
+    fast_vs_reference();
+    printf(failures ? "FAILED: %d checks\n" : "all checks passed\n", failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,182 @@
+/*
+ train_args.h: the trainers' command line (train_gpt2.c and train_gpt2.cu share it).
+
+ Flags follow llm.c's CUDA trainer where they overlap (-i -j -o -e -b -t -x -v -m -s -g
+ -n -y -u -q -k -c -h). One difference: -l is BackSlash's Lagrange multiplier lambda (the
+ BackSlash feature adds it), so the learning rate is -lr.
+
+ The flags are a table (train_args_table): each row names a flag, the field it sets, its
+ type and range, and its help line; the parser and the usage text both come from it, so
+ a feature adds a flag by adding a field to TrainArgs and a row to the table.
+ A bad flag or value is an error naming the flag and the problem (and the usage follows).
+*/
+#ifndef LLMC_TRAIN_ARGS_H
+#define LLMC_TRAIN_ARGS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "utils.h"
+
+typedef struct {
+    // data and files
+    const char* train_tokens;  // -i
+    const char* val_tokens;    // -j
+    const char* output_dir;    // -o: log.csv, model_%08d.bin, state_%08d.bin; NULL: write nothing
+    const char* init;          // -e: an llm.c checkpoint, or "d<depth>[w<width>][h<heads>][t<maxT>]" from scratch
+    int resume;                // -y 1: continue from the latest state_*.bin in -o
+    // batch and length of the run
+    int batch_size;            // -b
+    int seq_len;               // -t
+    int max_steps;             // -x
+    // learning rate and optimizer
+    float learning_rate;       // -lr
+    int warmup_steps;          // -u
+    float final_lr_frac;       // -q: the lr decays to lr * q at the last step
+    int lr_schedule;           // -k: 0 cosine, 1 linear, 2 constant (LR_* in adamw.h)
+    float weight_decay;        // -c (weight matrices and embeddings only)
+    float grad_clip;           // -gc: clip the gradient's global L2 norm to this (0: off)
+    float beta1, beta2;        // -b1, -b2
+    // evaluation, sampling, checkpoints
+    int val_every;             // -v
+    int val_max_steps;         // -m: batches per validation
+    int sample_every;          // -s
+    int gen_tokens;            // -g
+    int checkpoint_every;      // -n
+    int log_every;             // -pe: print the progress line every this many steps
+    // other
+    long long seed;            // -seed
+    int random_batches;        // -rb 1: random training batches, 0: sequential
+    int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
+} TrainArgs;
+
+static inline void train_args_defaults(TrainArgs* a) {
+    memset(a, 0, sizeof(*a));
+    a->train_tokens = "data/corpus_train.bin";
+    a->val_tokens = "data/corpus_val.bin";
+    a->output_dir = NULL;
+    a->init = "d6";
+    a->batch_size = 4;
+    a->seq_len = 64;
+    a->max_steps = 100;
+    a->learning_rate = 6e-4f;
+    a->warmup_steps = 10;
+    a->final_lr_frac = 0.1f;
+    a->lr_schedule = 0;
+    a->weight_decay = 0.1f;
+    a->grad_clip = 1.0f;
+    a->beta1 = 0.9f;
+    a->beta2 = 0.95f;
+    a->val_every = 20;
+    a->val_max_steps = 20;
+    a->sample_every = 0;
+    a->gen_tokens = 64;
+    a->checkpoint_every = 0;
+    a->log_every = 1;
+    a->seed = 1337;
+    a->random_batches = 1;
+}
+
+enum { ARG_STRING, ARG_INT, ARG_INT64, ARG_FLOAT };
+
+typedef struct {
+    const char* flag;
+    int type;
+    void* field;
+    double min, max;
+    const char* help;
+} TrainArgSpec;
+
+#define TRAIN_ARGS_MAX_SPECS 64
+
+// the flag table; returns the number of rows
+static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
+    int n = 0;
+#define ARG(f, ty, fld, lo, hi, h) t[n++] = (TrainArgSpec){f, ty, (void*)(fld), lo, hi, h}
+    ARG("-i", ARG_STRING, &a->train_tokens, 0, 0, "training tokens (llm.c token file)");
+    ARG("-j", ARG_STRING, &a->val_tokens, 0, 0, "validation tokens (llm.c token file)");
+    ARG("-o", ARG_STRING, &a->output_dir, 0, 0, "output directory: log.csv, model_*.bin, state_*.bin (none: write nothing)");
+    ARG("-e", ARG_STRING, &a->init, 0, 0, "start from an llm.c fp32 checkpoint, or from scratch: d<L>[w<C>][h<NH>][t<maxT>], e.g. d6 (6 layers, 384 wide, 6 heads), d12 (GPT-2 124M)");
+    ARG("-y", ARG_INT, &a->resume, 0, 1, "1: resume from the latest state_*.bin in -o");
+    ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B");
+    ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
+    ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
+    ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
+    ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
+    ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
+    ARG("-k", ARG_INT, &a->lr_schedule, 0, 2, "lr schedule after warmup: 0 cosine, 1 linear, 2 constant");
+    ARG("-c", ARG_FLOAT, &a->weight_decay, 0, 10, "AdamW weight decay (weight matrices and embeddings only)");
+    ARG("-gc", ARG_FLOAT, &a->grad_clip, 0, 1e30, "clip the gradient's global L2 norm to this (0: no clipping)");
+    ARG("-b1", ARG_FLOAT, &a->beta1, 0, 0.999999, "AdamW beta1");
+    ARG("-b2", ARG_FLOAT, &a->beta2, 0, 0.999999, "AdamW beta2");
+    ARG("-v", ARG_INT, &a->val_every, 0, 1 << 30, "validation loss every this many steps (and at step 0 and the end; 0: only those)");
+    ARG("-m", ARG_INT, &a->val_max_steps, 1, 1 << 30, "validation batches per evaluation (capped at the val file's)");
+    ARG("-s", ARG_INT, &a->sample_every, 0, 1 << 30, "generate a sample every this many steps (0: only at the end)");
+    ARG("-g", ARG_INT, &a->gen_tokens, 0, 65536, "tokens per sample (0: no samples)");
+    ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write model_*.bin and state_*.bin every this many steps (and at the end)");
+    ARG("-pe", ARG_INT, &a->log_every, 1, 1 << 30, "print the progress line every this many steps");
+    ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
+    ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
+    ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
+#undef ARG
+    return n;
+}
+
+static inline void train_args_usage(FILE* f, const char* prog) {
+    TrainArgs d;
+    train_args_defaults(&d);
+    TrainArgSpec t[TRAIN_ARGS_MAX_SPECS];
+    int n = train_args_table(&d, t);
+    fprintf(f, "usage: %s [flags]   (each flag takes a value)\n", prog);
+    for (int i = 0; i < n; i++) {
+        char def[64];
+        switch (t[i].type) {
+            case ARG_STRING: snprintf(def, sizeof(def), "%s", *(const char**)t[i].field ? *(const char**)t[i].field : "none"); break;
+            case ARG_INT: snprintf(def, sizeof(def), "%d", *(int*)t[i].field); break;
+            case ARG_INT64: snprintf(def, sizeof(def), "%lld", *(long long*)t[i].field); break;
+            default: snprintf(def, sizeof(def), "%g", *(float*)t[i].field); break;
+        }
+        fprintf(f, "  %-6s %s (default %s)\n", t[i].flag, t[i].help, def);
+    }
+    fprintf(f, "  -h     this help\n");
+}
+
+// 1 when -h was asked for, BS_OK when parsed, BS_EINVAL with a message naming the flag
+static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
+    TrainArgSpec t[TRAIN_ARGS_MAX_SPECS];
+    int n = train_args_table(a, t);
+    for (int i = 1; i < argc; i++) {
+        const char* flag = argv[i];
+        if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) return 1;
+        const TrainArgSpec* s = NULL;
+        for (int k = 0; k < n; k++)
+            if (strcmp(flag, t[k].flag) == 0) s = &t[k];
+        if (s == NULL) return bs_error_set(BS_EINVAL, "unknown flag %s", flag);
+        if (i + 1 >= argc) return bs_error_set(BS_EINVAL, "flag %s needs a value", flag);
+        const char* val = argv[++i];
+        long long iv;
+        double fv;
+        switch (s->type) {
+            case ARG_STRING:
+                if (val[0] == '\0') return bs_error_set(BS_EINVAL, "flag %s: empty value", flag);
+                *(const char**)s->field = val;
+                break;
+            case ARG_INT:
+            case ARG_INT64:
+                if (!parse_int(val, (long long)s->min, (long long)s->max, &iv))
+                    return bs_error_set(BS_EINVAL, "flag %s: '%s' is not an integer in [%.0f, %.0f]", flag, val, s->min, s->max);
+                if (s->type == ARG_INT) *(int*)s->field = (int)iv;
+                else *(long long*)s->field = iv;
+                break;
+            default:
+                if (!parse_float(val, s->min, s->max, &fv))
+                    return bs_error_set(BS_EINVAL, "flag %s: '%s' is not a number in [%g, %g]", flag, val, s->min, s->max);
+                *(float*)s->field = (float)fv;
+                break;
+        }
+    }
+    if (a->resume && a->output_dir == NULL) return bs_error_set(BS_EINVAL, "flag -y 1 needs -o (the directory holding state_*.bin)");
+    return BS_OK;
+}
+
+#endif // LLMC_TRAIN_ARGS_H

