@@ -179,14 +179,15 @@ static inline void adamw_dggr_collect(CudaContext* ctx, AdamWDggrDevice* dev, DG
     dggr_reduce_chunks(d, with_rate);
 }
 
-// The GPU counterpart of dggr_step(): one optimizer step t (1-based) with AdamW
-// hyperparameters hp, per-tensor weight decay `decay` (NULL: hp->weight_decay), the
-// gradients multiplied by grad_scale. Afterwards d holds what dggr_step leaves there.
-// params_copy is NULL in the fp32 build (the layers read the master weights).
+// The GPU counterpart of dggr_step() (the same arguments, and the device arrays): one
+// optimizer step t (1-based), AdamW with learning rate lr, the gradients multiplied by
+// grad_scale (the clipping factor; the rate gradient is added after it, unclipped),
+// weight_decay on the tensors whose decay flag is set, and the rate term. Afterwards d
+// holds what dggr_step leaves there. params_copy is NULL in the fp32 build.
 static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, float* master, floatX* params_copy,
-                                   const floatX* grads, float* m, float* v, const AdamWHyper* hp, int t,
-                                   const float* decay, int with_rate, float grad_scale) {
-    AdamWStep s = adamw_step_constants(hp, t);
+                                   const floatX* grads, float* m, float* v, float lr, float beta1, float beta2,
+                                   float eps, float weight_decay, float grad_scale, int t, int with_rate) {
+    AdamWStep s = adamw_step_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const double N = (double)(d->num_constrained ? d->num_constrained : 1);
     d->rate_active = active;
@@ -195,7 +196,7 @@ static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR*
         AdamWDggrSegmentArgs* o = &dev->h_segs[i];
         o->nu = (float)g->nu;
         o->scale = (float)((double)d->cfg.lambda * g->nu / N);
-        o->decay = decay ? decay[i] : hp->weight_decay;
+        o->decay = g->decay ? weight_decay : 0.0f;
         o->rate_here = g->constrained && (active || with_rate);
         o->apply = g->constrained && active;
     }
@@ -208,7 +209,7 @@ static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR*
     a.adam_eps = s.eps;
     a.bias1 = s.bias1;
     a.bias2 = s.bias2;
-    a.grad_scale = grad_scale;
+    a.grad_scale = s.grad_scale;
     a.eps = d->cfg.eps;
     a.inv_delta = 1.0f / d->cfg.delta;
     a.decoupled = d->cfg.variant == DGGR_DECOUPLED;

@@ -30,6 +30,7 @@
 #include "fused_classifier.cuh"
 #include "global_norm.cuh"
 #include "adamw_dggr.cuh"
+#include "adamw.h"
 
 typedef struct {
     floatX* encoded;                 // (B, T, C)
@@ -345,23 +346,22 @@ static inline float gpt2cuda_grad_norm(GPT2Cuda* model) {
     return sqrtf(sq);
 }
 
-// One optimizer step t (1-based) on the accumulated gradients: the gradient norm,
-// clipping to grad_clip (0: none; the scale as adamw.h's grad_clip_scale), then the fused
-// AdamW+DGGR update (adamw_dggr.cuh) with per-tensor weight decay `decay` (NULL:
-// hp->weight_decay everywhere). Afterwards model->dggr holds the step's rate and the new
-// weights' shape, zero fraction and bits/param, as dggr_step leaves them on the CPU.
-// Returns the gradient norm before clipping.
-static inline float gpt2cuda_update(GPT2Cuda* model, const AdamWHyper* hp, int t, const float* decay, float grad_clip,
-                                    int with_rate) {
+// One optimizer step t (1-based) on the accumulated gradients: the gradient norm, the
+// clipping factor for grad_clip (0: none; as adamw.h's grad_clip_scale), then the fused
+// AdamW+DGGR update (adamw_dggr.cuh) with dggr_step's arguments. Afterwards model->dggr
+// holds the step's rate and the new weights' shape, zero fraction and bits/param, as
+// dggr_step leaves them on the CPU. Returns the gradient norm before clipping.
+static inline float gpt2cuda_update(GPT2Cuda* model, float lr, float beta1, float beta2, float eps, float weight_decay,
+                                    float grad_clip, int t, int with_rate) {
     float norm = gpt2cuda_grad_norm(model);
-    float grad_scale = (grad_clip > 0.0f && norm > grad_clip) ? (float)((double)grad_clip / (double)norm) : 1.0f;
+    float grad_scale = grad_clip_scale((double)norm, grad_clip);
 #ifdef ENABLE_FP32
     floatX* copy = NULL;
 #else
     floatX* copy = model->params;
 #endif
-    adamw_dggr_step(model->ctx, &model->opt, &model->dggr, model->master, copy, model->grads, model->m, model->v, hp, t,
-                    decay, with_rate, grad_scale);
+    adamw_dggr_step(model->ctx, &model->opt, &model->dggr, model->master, copy, model->grads, model->m, model->v, lr,
+                    beta1, beta2, eps, weight_decay, grad_scale, t, with_rate);
     return norm;
 }
 
