@@ -238,11 +238,11 @@ int main(int argc, char** argv) {
            args.max_steps, tokens_per_step, accum, B, T, args.learning_rate, args.warmup_steps,
            args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
            args.final_lr_frac, args.weight_decay, args.grad_clip);
-    printf("BackSlash: lambda %g (%s), %s, eps %g%s\n", (double)dggr_config.lambda,
-           dggr_config.lambda > 0 ? "on" : "off: plain AdamW",
-           dggr_config.variant == DGGR_DECOUPLED ? "decoupled" : "coupled", (double)dggr_config.eps,
-           dggr_config.shape_mode == DGGR_SHAPE_FIXED ? ", fixed nu"
-           : dggr_config.shape_mode == DGGR_SHAPE_TENSOR ? ", per-tensor nu" : ", global nu");
+    char bs_line[256]; // what the rate term does, visibly (dggr.h's words, as train_gpt2)
+    dggr_config_describe(&model.dggr.cfg, bs_line, sizeof(bs_line));
+    printf("%s\n", bs_line);
+    printf("  constrained: %zu of %zu parameters; now nu %.3f, zero fraction %.2f%%\n", model.dggr.num_constrained,
+           model.dggr.num_params, model.dggr.nu, 100.0 * model.dggr.zero_frac);
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -298,9 +298,11 @@ int main(int argc, char** argv) {
         if (step % args.log_every == 0 || step == args.max_steps - 1) {
             char eta[32];
             format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
-            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | R %.4g lambda*R %.4g nu %.3f zero %.3f | "
-                   "%.1f ms | %.0f tok/s | ETA %s\n", step + 1, args.max_steps, loss, val_loss, lr, norm, d->rate,
-                   (double)dggr_config.lambda * d->rate, d->nu, d->zero_frac, dt * 1e3, tok_s, eta);
+            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s"
+                   " | R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", step + 1, args.max_steps, loss,
+                   val_loss, lr, norm, dt * 1e3, tok_s, eta, d->rate,
+                   d->rate_active ? (double)d->cfg.lambda * d->rate : 0.0, d->nu, d->alpha, 100.0 * d->zero_frac,
+                   d->bits_per_param);
         }
         logger_set(&lg, "step", step);
         logger_set(&lg, "loss", loss);
@@ -317,6 +319,9 @@ int main(int argc, char** argv) {
         if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
     }
     printf("final val loss %.4f\n", val_loss);
+    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
+           "estimated %.2f bits/param\n", (double)model.dggr.cfg.lambda, model.dggr.nu, 100.0 * model.dggr.zero_frac,
+           (double)model.dggr.cfg.delta, model.dggr.bits_per_param);
 
     logger_close(&lg);
     tokenizer_free(tok);
