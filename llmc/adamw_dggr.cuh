@@ -76,7 +76,7 @@ __device__ __forceinline__ float dggr_pow_nu1_device(float t, float nu_minus_1) 
 // UPDATE = false: only the sums of the current weights (dggr_measure's job)
 template <bool UPDATE>
 __global__ void __launch_bounds__(ADAMW_DGGR_THREADS)
-adamw_dggr_kernel(float* master, floatX* params_copy /* NULL: no copy (fp32 build) */, const floatX* grads, float* m,
+adamw_dggr_kernel(float* master, floatX* params_copy /* NULL: no copy (fp32 build) */, const float* grads, float* m,
                   float* v, const AdamWDggrChunk* chunks, const AdamWDggrSegmentArgs* segs, AdamWDggrArgs a,
                   AdamWDggrChunkSums* sums /* (num_chunks) */) {
     __shared__ double scratch[32];
@@ -88,7 +88,7 @@ adamw_dggr_kernel(float* master, floatX* params_copy /* NULL: no copy (fp32 buil
         size_t i = ch.offset + j;
         float w = master[i];
         if (UPDATE) {
-            float g = to_float(grads[i]) * a.grad_scale;
+            float g = grads[i] * a.grad_scale;
             if (sg.rate_here && !a.decoupled) {
                 float t = fabsf(w) + a.eps;
                 float p = dggr_pow_nu1_device(t, nu1);
@@ -185,7 +185,7 @@ static inline void adamw_dggr_collect(CudaContext* ctx, AdamWDggrDevice* dev, DG
 // weight_decay on the tensors whose decay flag is set, and the rate term. Afterwards d
 // holds what dggr_step leaves there. params_copy is NULL in the fp32 build.
 static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, float* master, floatX* params_copy,
-                                   const floatX* grads, float* m, float* v, float lr, float beta1, float beta2,
+                                   const float* grads, float* m, float* v, float lr, float beta1, float beta2,
                                    float eps, float weight_decay, float grad_scale, int t, int with_rate) {
     AdamWStep s = adamw_step_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);

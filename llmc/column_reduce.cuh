@@ -49,7 +49,7 @@ __global__ void column_reduce_partial_kernel(float* partial_b /* (R, C) */, floa
 }
 
 // pass 2: one thread per column adds the R partials in slice order
-__global__ void column_reduce_final_kernel(floatX* dbias, floatX* dweight, const float* partial_b, const float* partial_w,
+__global__ void column_reduce_final_kernel(float* dbias, float* dweight, const float* partial_b, const float* partial_w,
                                            int C, int R) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
@@ -58,13 +58,13 @@ __global__ void column_reduce_final_kernel(floatX* dbias, floatX* dweight, const
         tb += partial_b[(size_t)s * C + c];
         if (dweight != NULL) tw += partial_w[(size_t)s * C + c];
     }
-    if (dbias != NULL) store_float(&dbias[c], to_float(dbias[c]) + tb);
-    if (dweight != NULL) store_float(&dweight[c], to_float(dweight[c]) + tw);
+    if (dbias != NULL) dbias[c] += tb;
+    if (dweight != NULL) dweight[c] += tw;
 }
 
 // dbias += column sums of dout; if dweight != NULL also dweight += column sums of
 // dout * xhat with xhat from inp, mean, rstd. scratch: column_reduce_scratch_floats(C).
-static inline void column_reduce(CudaContext* ctx, floatX* dbias, floatX* dweight, const floatX* dout, const floatX* inp,
+static inline void column_reduce(CudaContext* ctx, float* dbias, float* dweight, const floatX* dout, const floatX* inp,
                                  const float* mean, const float* rstd, int N, int C, float* scratch) {
     float* partial_b = scratch;
     float* partial_w = dweight != NULL ? scratch + (size_t)COLREDUCE_SLICES * C : NULL;

@@ -32,16 +32,16 @@ static inline void encoder_forward(CudaContext* ctx, floatX* out, const int* inp
 }
 
 // dwpe[t,c] += sum_b dout[b,t,c], b ascending
-__global__ void encoder_backward_wpe_kernel(floatX* dwpe, const floatX* dout, int B, int T, int C) {
+__global__ void encoder_backward_wpe_kernel(float* dwpe, const floatX* dout, int B, int T, int C) {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (size_t)T * C) return;
     float acc = 0.0f;
     for (int b = 0; b < B; b++) acc += to_float(dout[(size_t)b * T * C + idx]);
-    store_float(&dwpe[idx], to_float(dwpe[idx]) + acc);
+    dwpe[idx] += acc;
 }
 
 // grid (num_unique, ceil(C / blockDim.x)): bucket u adds its positions' rows to dwte[tokens[u]]
-__global__ void encoder_backward_wte_kernel(floatX* dwte, const floatX* dout, const int* tokens, const int* starts,
+__global__ void encoder_backward_wte_kernel(float* dwte, const floatX* dout, const int* tokens, const int* starts,
                                             const int* positions, int C) {
     int u = blockIdx.x;
     int c = blockIdx.y * blockDim.x + threadIdx.x;
@@ -49,11 +49,11 @@ __global__ void encoder_backward_wte_kernel(floatX* dwte, const floatX* dout, co
     float acc = 0.0f;
     for (int i = starts[u]; i < starts[u + 1]; i++) acc += to_float(dout[(size_t)positions[i] * C + c]);
     size_t w = (size_t)tokens[u] * C + c;
-    store_float(&dwte[w], to_float(dwte[w]) + acc);
+    dwte[w] += acc;
 }
 
 // d_tokens, d_starts, d_positions: the buckets of this batch already copied to the device
-static inline void encoder_backward(CudaContext* ctx, floatX* dwte, floatX* dwpe, const floatX* dout,
+static inline void encoder_backward(CudaContext* ctx, float* dwte, float* dwpe, const floatX* dout,
                                     const int* d_tokens, const int* d_starts, const int* d_positions, int num_unique,
                                     int B, int T, int C) {
     const int block = 256;

@@ -12,11 +12,11 @@
 #define GLOBAL_NORM_BLOCKS 1024
 #define GLOBAL_NORM_THREADS 512
 
-__global__ void global_norm_partial_kernel(float* partials, const floatX* g, size_t n) {
+__global__ void global_norm_partial_kernel(float* partials, const float* g, size_t n) {
     __shared__ float scratch[32];
     float acc = 0.0f;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float v = to_float(g[i]);
+        float v = g[i];
         acc += v * v;
     }
     acc = block_sum(acc, scratch);
@@ -32,7 +32,7 @@ __global__ void global_norm_final_kernel(float* out, const float* partials, int 
 }
 
 // out[0] = sum of squares of g (n values); partials: GLOBAL_NORM_BLOCKS floats of scratch
-static inline void global_norm_squared(CudaContext* ctx, float* out, const floatX* g, size_t n, float* partials) {
+static inline void global_norm_squared(CudaContext* ctx, float* out, const float* g, size_t n, float* partials) {
     global_norm_partial_kernel<<<GLOBAL_NORM_BLOCKS, GLOBAL_NORM_THREADS, 0, ctx->stream>>>(partials, g, n);
     cudaCheckLaunch();
     global_norm_final_kernel<<<1, 1024, 0, ctx->stream>>>(out, partials, GLOBAL_NORM_BLOCKS);

@@ -5,8 +5,8 @@
  gpt2_params.h's flat layout, so checkpoints and training states move between the two.
 
  Memory (floatX unless noted):
-   master (fp32), params (floatX copy; the same array in the fp32 build), grads,
-   m, v (fp32)                                              num_params each
+   master (fp32), params (floatX copy; the same array in the fp32 build), grads (fp32,
+   so that many micro-steps accumulate without bf16 rounding), m, v (fp32)   num_params each
    per layer (kept for the backward): ln1, qkv, atty, att (B, NH, T, T), residual2,
    ln2, fch, fch_gelu, residual3, LayerNorm mean/rstd (fp32)
    scratch shared by the layers: q, k, v, y, dk, preatt (fp32, B NH T T), one (B,T,C)
@@ -68,10 +68,10 @@ typedef struct {
     size_t param_sizes[GPT2_NUM_PARAM_TENSORS], param_offsets[GPT2_NUM_PARAM_TENSORS], num_params;
     float* master;                   // fp32 master weights (device)
     floatX* params;                  // the weights the layers read (== master in the fp32 build)
-    floatX* grads;
+    float* grads;                    // fp32: micro-steps accumulate into them without rounding
     float *m, *v;                    // AdamW moments (fp32)
     floatX* p[GPT2_NUM_PARAM_TENSORS]; // tensor views into params
-    floatX* g[GPT2_NUM_PARAM_TENSORS]; // and into grads
+    float* g[GPT2_NUM_PARAM_TENSORS];  // and into grads
     int B, T;                        // the allocated batch shape (a call may use T' <= T)
     int cur_B, cur_T;                // the shape of the last forward
     int has_targets;
@@ -109,12 +109,12 @@ static inline void gpt2cuda_init(GPT2Cuda* model, CudaContext* ctx, const GPT2Co
 #else
     model->params = (floatX*)gpt2cuda_alloc(n, sizeof(floatX), "the bf16 weights", &total);
 #endif
-    model->grads = (floatX*)gpt2cuda_alloc(n, sizeof(floatX), "the gradients", &total);
+    model->grads = (float*)gpt2cuda_alloc(n, sizeof(float), "the gradients", &total);
     model->m = (float*)gpt2cuda_alloc(n, sizeof(float), "AdamW's m", &total);
     model->v = (float*)gpt2cuda_alloc(n, sizeof(float), "AdamW's v", &total);
     cudaCheck(cudaMemset(model->m, 0, n * sizeof(float)));
     cudaCheck(cudaMemset(model->v, 0, n * sizeof(float)));
-    cudaCheck(cudaMemset(model->grads, 0, n * sizeof(floatX)));
+    cudaCheck(cudaMemset(model->grads, 0, n * sizeof(float)));
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
         model->p[i] = model->params + model->param_offsets[i];
         model->g[i] = model->grads + model->param_offsets[i];
@@ -272,7 +272,7 @@ static inline float gpt2cuda_forward(GPT2Cuda* model, const int* inputs, const i
 
 // zeroes the gradients (once per optimizer step, before the first micro-step)
 static inline void gpt2cuda_zero_grad(GPT2Cuda* model) {
-    cudaCheck(cudaMemsetAsync(model->grads, 0, model->num_params * sizeof(floatX), model->ctx->stream));
+    cudaCheck(cudaMemsetAsync(model->grads, 0, model->num_params * sizeof(float), model->ctx->stream));
 }
 
 // Backward of the last forward (which had targets and dloss != 0): adds into grads.
@@ -286,7 +286,7 @@ static inline void gpt2cuda_backward(GPT2Cuda* model) {
     size_t btc = (size_t)BT * C, c = (size_t)C;
     GPT2CudaActs* a = &model->acts;
     floatX** p = model->p;
-    floatX** g = model->g;
+    float** g = model->g;
     float* rs = a->reduce_scratch;
 
     cudaCheck(cudaMemsetAsync(a->dresidual, 0, btc * sizeof(floatX), ctx->stream));
@@ -409,12 +409,7 @@ static inline void gpt2cuda_floatx_to_host(CudaContext* ctx, float* host, const 
 
 // the gradients as host floats (num_params)
 static inline void gpt2cuda_get_grads(GPT2Cuda* model, float* host) {
-    float* scratch = NULL;
-#ifndef ENABLE_FP32
-    scratch = (float*)cuda_malloc(model->num_params * sizeof(float), "a gradient copy");
-#endif
-    gpt2cuda_floatx_to_host(model->ctx, host, model->grads, model->num_params, scratch);
-    if (scratch != NULL) cudaCheck(cudaFree(scratch));
+    cudaCheck(cudaMemcpy(host, model->grads, model->num_params * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
 // the logits of the last forward without targets (or with dloss == 0): (B', T', Vp) floats

@@ -72,7 +72,7 @@ __global__ void layernorm_backward_dinp_kernel(floatX* dinp, const floatX* dout,
 }
 
 // dinp += ..., dweight += ..., dbias += ...; scratch: column_reduce_scratch_floats(C)
-static inline void layernorm_backward(CudaContext* ctx, floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+static inline void layernorm_backward(CudaContext* ctx, floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                                       const floatX* inp, const floatX* weight, const float* mean, const float* rstd,
                                       int N, int C, float* scratch) {
     const int block = 256, rows_per_block = block / 32;

@@ -99,11 +99,11 @@ static inline void matmul_forward(CudaContext* ctx, floatX* out, const floatX* i
 
 // dinp (N, C) = dout @ weight (overwritten); dweight (OC, C) += dout^T @ inp;
 // dbias (OC) += column sums of dout (skipped when NULL). scratch: column_reduce_scratch_floats(OC).
-static inline void matmul_backward(CudaContext* ctx, floatX* dinp, floatX* dweight, floatX* dbias, const floatX* dout,
+static inline void matmul_backward(CudaContext* ctx, floatX* dinp, float* dweight, float* dbias, const floatX* dout,
                                    const floatX* inp, const floatX* weight, int N, int C, int OC, float* scratch) {
     GemmSpec gi = matmul_backward_dinp_spec(N, C, OC), gw = matmul_backward_dweight_spec(N, C, OC);
     gemm_run(ctx, &gi, weight, dout, dinp, CUDA_R_FLOATX);
-    gemm_run(ctx, &gw, inp, dout, dweight, CUDA_R_FLOATX);
+    gemm_run(ctx, &gw, inp, dout, dweight, CUDA_R_32F);
     if (dbias != NULL) column_reduce(ctx, dbias, NULL, dout, NULL, NULL, NULL, N, OC, scratch);
 }
 
