@@ -93,8 +93,8 @@ static void gpu_train(CudaContext* ctx, const GPT2Config* c, const float* params
     gpt2cuda_init(&model, ctx, c, params0, B, T, dc);
     for (int t = 1; t <= steps; t++) {
         gpt2cuda_zero_grad(&model);
-        float loss = gpt2cuda_forward(&model, inputs, targets, B, T, 1.0f / (float)(B * T));
-        gpt2cuda_backward(&model);
+        gpt2cuda_forward(&model, inputs, targets, B, T, 1.0f / (float)(B * T));
+        float loss = gpt2cuda_backward(&model);
         float norm = gpt2cuda_update(&model, hp->lr, hp->beta1, hp->beta2, hp->eps, hp->weight_decay, grad_clip, t, 1);
         CpuRefStep* s = &info[t - 1];
         s->loss = loss;

@@ -282,8 +282,8 @@ int main(int argc, char** argv) {
         double loss_sum = 0.0;
         for (int micro = 0; micro < accum; micro++) {
             dataloader_next_batch(&train);
-            loss_sum += gpt2cuda_forward(&model, train.inputs, train.targets, B, T, 1.0f / ((float)B * T * accum));
-            gpt2cuda_backward(&model);
+            gpt2cuda_forward(&model, train.inputs, train.targets, B, T, 1.0f / ((float)B * T * accum));
+            loss_sum += gpt2cuda_backward(&model);
         }
         float loss = (float)(loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);

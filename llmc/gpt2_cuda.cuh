@@ -201,9 +201,18 @@ static inline void gpt2cuda_free(GPT2Cuda* model) {
 }
 
 // Forward over inputs (B', T') with B' <= B, T' <= T, host arrays of token ids.
-// targets (host, or NULL for logits only): the losses are computed and the mean
-// returned; with dloss != 0 the logits buffer then holds dlogits for the backward.
-// Returns the mean loss (NAN without targets); synchronizes the stream.
+// targets (host, or NULL for logits only): the per-position losses are computed.
+//   dloss == 0 (evaluation): synchronizes and returns the mean loss (NAN without targets).
+//   dloss != 0 (training): the logits buffer then holds dlogits for the backward; returns
+//   at once (NAN) without waiting for the GPU, and gpt2cuda_backward returns the loss.
+// the mean of the last forward's losses, once the stream has been synchronized
+static inline float gpt2cuda_mean_loss(const GPT2Cuda* model) {
+    int BT = model->cur_B * model->cur_T;
+    double sum = 0.0;
+    for (int i = 0; i < BT; i++) sum += model->h_losses[i];
+    return (float)(sum / BT);
+}
+
 static inline float gpt2cuda_forward(GPT2Cuda* model, const int* inputs, const int* targets, int B, int T, float dloss) {
     CudaContext* ctx = model->ctx;
     const GPT2Config* cf = &model->config;
@@ -220,11 +229,10 @@ static inline float gpt2cuda_forward(GPT2Cuda* model, const int* inputs, const i
     model->cur_B = B;
     model->cur_T = T;
     model->has_targets = targets != NULL;
+    // (copies from pageable memory: the call returns once the host array has been read)
     cudaCheck(cudaMemcpyAsync(a->inputs, inputs, (size_t)BT * sizeof(int), cudaMemcpyHostToDevice, ctx->stream));
     if (targets != NULL)
         cudaCheck(cudaMemcpyAsync(a->targets, targets, (size_t)BT * sizeof(int), cudaMemcpyHostToDevice, ctx->stream));
-    // the embedding backward's buckets, built while the GPU runs the forward
-    if (token_buckets_build(&model->buckets, inputs, BT) != BS_OK) die("%s", bs_error());
 
     size_t btc = (size_t)BT * C;
     encoder_forward(ctx, a->encoded, a->inputs, p[GPT2_WTE], p[GPT2_WPE], B, T, C);
@@ -258,16 +266,16 @@ static inline float gpt2cuda_forward(GPT2Cuda* model, const int* inputs, const i
     const floatX* last = a->residual3 + (size_t)(L - 1) * btc;
     layernorm_forward(ctx, a->lnf, a->lnf_mean, a->lnf_rstd, last, p[GPT2_LNFW], p[GPT2_LNFB], BT, C);
     matmul_forward(ctx, a->logits, a->lnf, p[GPT2_WTE], NULL, BT, C, Vp);
-    if (targets == NULL) {
-        cudaCheck(cudaStreamSynchronize(ctx->stream));
-        return NAN;
+    if (targets != NULL) {
+        fused_classifier(ctx, a->logits, a->losses, a->targets, dloss, BT, V, Vp);
+        cudaCheck(cudaMemcpyAsync(model->h_losses, a->losses, (size_t)BT * sizeof(float), cudaMemcpyDeviceToHost,
+                                  ctx->stream));
     }
-    fused_classifier(ctx, a->logits, a->losses, a->targets, dloss, BT, V, Vp);
-    cudaCheck(cudaMemcpyAsync(model->h_losses, a->losses, (size_t)BT * sizeof(float), cudaMemcpyDeviceToHost, ctx->stream));
+    // the embedding backward's buckets, built on the host while the GPU runs the forward
+    if (token_buckets_build(&model->buckets, inputs, BT) != BS_OK) die("%s", bs_error());
+    if (targets != NULL && dloss != 0.0f) return NAN; // training: the backward returns the loss
     cudaCheck(cudaStreamSynchronize(ctx->stream));
-    double sum = 0.0;
-    for (int i = 0; i < BT; i++) sum += model->h_losses[i];
-    return (float)(sum / BT);
+    return targets != NULL ? gpt2cuda_mean_loss(model) : NAN;
 }
 
 // zeroes the gradients (once per optimizer step, before the first micro-step)
@@ -276,7 +284,8 @@ static inline void gpt2cuda_zero_grad(GPT2Cuda* model) {
 }
 
 // Backward of the last forward (which had targets and dloss != 0): adds into grads.
-static inline void gpt2cuda_backward(GPT2Cuda* model) {
+// Synchronizes; returns that forward's mean loss.
+static inline float gpt2cuda_backward(GPT2Cuda* model) {
     CudaContext* ctx = model->ctx;
     const GPT2Config* cf = &model->config;
     if (!model->has_targets) die("backward: the last forward had no targets");
@@ -332,8 +341,9 @@ static inline void gpt2cuda_backward(GPT2Cuda* model) {
     cudaCheck(cudaMemcpyAsync(a->bucket_positions, tb->positions, (size_t)BT * sizeof(int), cudaMemcpyHostToDevice, ctx->stream));
     encoder_backward(ctx, g[GPT2_WTE], g[GPT2_WPE], a->dresidual, a->bucket_tokens, a->bucket_starts, a->bucket_positions,
                      tb->num_unique, B, T, C);
-    // the host buckets are rebuilt by the next forward: wait until the copies have read them
+    // the host buckets are rebuilt by the next forward, and the losses are read now
     cudaCheck(cudaStreamSynchronize(ctx->stream));
+    return gpt2cuda_mean_loss(model);
 }
 
 // the L2 norm of the gradient (synchronizes)
