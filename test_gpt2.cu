@@ -3,7 +3,8 @@
  kernels, and llmc/dggr.h's update), on the same small GPT-2, the same parameters and the
  same batch. It compares
    - the logits and the loss of one forward pass, with the cuBLASLt bias epilogue and
-     with the plain cuBLAS path;
+     with the plain cuBLAS path, and the logits of a smaller batch without targets (the
+     shape sampling uses);
    - every parameter gradient of one backward pass (16 tensors), and that a second
      forward/backward gives bit-identical gradients (no atomics anywhere);
    - 10 training steps with BackSlash on (lambda > 0): coupled with one global nu, and
@@ -264,6 +265,17 @@ int main(void) {
         report(what, fabs((double)loss - cpu_loss), TOL_LOSS, 1);
     }
     ctx.use_lt_epilogue = 1;
+    // a smaller batch without targets, as sampling runs it: B' = 1, T' = 17 of the allocated (4, 64)
+    {
+        const int Ts = 17;
+        float* cpu_small = (float*)malloc_or_die((size_t)Ts * c.padded_vocab_size * sizeof(float));
+        if (cpuref_logits(&c, params, inputs, 1, Ts, cpu_small) != BS_OK) die("cpu reference: %s", bs_error());
+        gpt2cuda_forward(&model, inputs, NULL, 1, Ts, 0.0f);
+        gpt2cuda_get_logits(&model, gpu_logits);
+        report("logits of a (1, 17) batch without targets", logits_error(gpu_logits, cpu_small, Ts, c.vocab_size,
+               c.padded_vocab_size), TOL_LOGITS, 1);
+        free(cpu_small);
+    }
 
     // --- gradients
     float* gpu_grads = (float*)malloc_or_die(n * sizeof(float));

@@ -38,6 +38,16 @@ int cpuref_forward_backward(const GPT2Config* config, const float* params, const
     return rc;
 }
 
+int cpuref_logits(const GPT2Config* config, const float* params, const int* inputs, int B, int T, float* logits) {
+    GPT2 model;
+    int rc = cpuref_model(&model, config, params);
+    if (rc != BS_OK) return rc;
+    if ((rc = gpt2_forward(&model, inputs, NULL, B, T)) == BS_OK)
+        memcpy(logits, model.acts.logits, (size_t)B * T * config->padded_vocab_size * sizeof(float));
+    gpt2_free(&model);
+    return rc;
+}
+
 int cpuref_train(const GPT2Config* config, float* params, const int* inputs, const int* targets, int B, int T,
                  int steps, const RefHyper* hp, const DGGRConfig* dggr_config, float grad_clip, CpuRefStep* info) {
     GPT2 model;

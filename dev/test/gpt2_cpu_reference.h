@@ -27,6 +27,9 @@ typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } RefHyper;
 
+// the logits (B, T, Vp) of a forward without targets (as the trainers' sampling runs it)
+int cpuref_logits(const GPT2Config* config, const float* params, const int* inputs, int B, int T, float* logits);
+
 // what one training step reports
 typedef struct {
     float loss;          // mean loss before the update
