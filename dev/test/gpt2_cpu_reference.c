@@ -28,11 +28,12 @@ int cpuref_forward_backward(const GPT2Config* config, const float* params, const
     GPT2 model;
     int rc = cpuref_model(&model, config, params);
     if (rc != BS_OK) return rc;
-    if ((rc = gpt2_forward(&model, inputs, targets, B, T)) == BS_OK && (rc = gpt2_zero_grad(&model)) == BS_OK &&
-        (rc = gpt2_backward(&model)) == BS_OK) {
+    // the logits right after the forward: the backward may reuse their buffer
+    if ((rc = gpt2_forward(&model, inputs, targets, B, T)) == BS_OK) {
         memcpy(logits, model.acts.logits, (size_t)B * T * config->padded_vocab_size * sizeof(float));
         *loss = model.mean_loss;
-        memcpy(grads, model.grads_memory, model.num_params * sizeof(float));
+        if ((rc = gpt2_zero_grad(&model)) == BS_OK && (rc = gpt2_backward(&model)) == BS_OK)
+            memcpy(grads, model.grads_memory, model.num_params * sizeof(float));
     }
     gpt2_free(&model);
     return rc;
