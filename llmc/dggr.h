@@ -81,8 +81,8 @@ typedef struct {
 } DGGRConfig;
 
 // defaults (doc/backslash.md says how they were chosen)
-#define DGGR_DEFAULT_EPS 1e-3f
-#define DGGR_DEFAULT_VARIANT DGGR_COUPLED
+#define DGGR_DEFAULT_EPS 1.0f
+#define DGGR_DEFAULT_VARIANT DGGR_DECOUPLED
 
 static inline DGGRConfig dggr_config_default(void) {
     DGGRConfig c;

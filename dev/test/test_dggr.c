@@ -256,6 +256,8 @@ static void test_statistics_and_state(void) {
     DGGR d, e;
     DGGRConfig cfg = dggr_config_default();
     cfg.lambda = 1000.0f;
+    cfg.eps = 1e-3f;
+    cfg.variant = DGGR_COUPLED; // the rate is then that of the weights before the step
     cfg.shape_mode = DGGR_SHAPE_TENSOR;
     CHECK(dggr_init(&d, &cfg, p.seg, p.num_segments) == BS_OK, "init");
     dggr_measure(&d, p.w);
