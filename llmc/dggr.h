@@ -40,6 +40,13 @@
 #include "quantize.h"
 #include "utils.h"
 
+// the headers are also compiled as C++ (the CUDA trainer's host code), where restrict is spelt differently
+#ifdef __cplusplus
+#define DGGR_RESTRICT __restrict__
+#else
+#define DGGR_RESTRICT restrict
+#endif
+
 // ----------------------------------------------------------------------------
 // AdamW, one element, with the float operations of adamw_update (llmc/adamw.h) in the
 // same order, so that the lambda = 0 path reproduces it bit for bit (test_dggr.c)
@@ -358,9 +365,9 @@ static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f))
 
 // one chunk; the flags are compile-time constants at each call site so that every
 // combination compiles to its own vectorized loop
-static inline __attribute__((always_inline)) void dggr_chunk(float* restrict w, const float* restrict grad,
-                                                             float* restrict m, float* restrict v, size_t n,
-                                                             const DGGRAdamWStep* restrict a, float decay,
+static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRICT w, const float* DGGR_RESTRICT grad,
+                                                             float* DGGR_RESTRICT m, float* DGGR_RESTRICT v, size_t n,
+                                                             const DGGRAdamWStep* DGGR_RESTRICT a, float decay,
                                                              int with_rate, int apply_rate, int decoupled,
                                                              float nu, float eps, float scale, float inv_delta,
                                                              DGGRChunkSums* out) {
