@@ -7,8 +7,17 @@
        -> an llm.c fp32 (v3) checkpoint of the dequantized weights
    ./bsz info [--json] [--total] IN.bsz
        per-tensor and total size table (bits/param for FL, EG0..4, Huffman, entropy, file)
+   ./bsz bench IN.bin [--runs N] [compress options]
+       in-memory encode, parse and decode speed (median of N runs) with the current
+       OMP_NUM_THREADS (scripts/bench_codec.sh)
+   ./bsz export index|q IN.bsz OUT.raw
+       the value-map indices (or the quantized values q) of all weights in llm.c order, as
+       little-endian integers of the narrowest width that holds them (1, 2 or 4 bytes;
+       unsigned for indices, signed for q): input for other compressors
+       (scripts/compare_compressors.sh)
 */
 #include <string.h>
+#include <time.h>
 #include "llmc/bsz.h"
 #include "llmc/bsz_report.h"
 #include "llmc/model_fp32.h"
@@ -24,7 +33,9 @@ static void usage(FILE* out) {
             "      --chunk N           weights per chunk of the bitstream, %u..%u (default %u)\n"
             "  bsz decompress IN.bsz OUT.bin            coded model -> llm.c fp32 checkpoint (dequantized)\n"
             "  bsz info [--json] [--total] IN.bsz       size report per tensor and in total\n"
-            "                                            (--total: only the total row)\n",
+            "                                            (--total: only the total row)\n"
+            "  bsz export index|q IN.bsz OUT.raw        indices or quantized values as raw integers\n"
+            "  bsz bench IN.bin [--runs N] [options]    encode/decode speed, median of N runs (default 5)\n",
             (double)QUANTIZE_DEFAULT_DELTA, EG_MAX_K, BSZ_MIN_CHUNK_PARAMS, BSZ_MAX_CHUNK_PARAMS, BSZ_DEFAULT_CHUNK_PARAMS);
 }
 
@@ -36,10 +47,9 @@ static int bad_usage(const char* fmt, const char* arg) {
     return 2;
 }
 
-static int cmd_compress(int argc, char** argv) {
-    const char* in = NULL;
-    const char* out = NULL;
-    BszOptions opt = bsz_default_options();
+// parses compress options and up to `max_pos` positional arguments; returns 0 or an exit code
+static int parse_compress_args(int argc, char** argv, BszOptions* opt, int* runs, const char** pos, int max_pos, int* npos) {
+    *npos = 0;
     for (int i = 0; i < argc; i++) {
         const char* a = argv[i];
         if (a[0] == '-' && a[1] == '-') {
@@ -49,35 +59,104 @@ static int cmd_compress(int argc, char** argv) {
             long long n;
             if (strcmp(a, "--delta") == 0) {
                 if (!parse_float(v, 1e-30, 1e30, &d)) return bad_usage("--delta must be a number > 0, got '%s'", v);
-                opt.delta = (float)d;
+                opt->delta = (float)d;
             } else if (strcmp(a, "--k") == 0) {
                 if (!parse_int(v, 0, EG_MAX_K, &n)) return bad_usage("--k must be an integer in 0..8, got '%s'", v);
-                opt.k = (int)n;
+                opt->k = (int)n;
             } else if (strcmp(a, "--map") == 0) {
-                if (strcmp(v, "global") == 0) opt.map_mode = BSZ_MAP_GLOBAL;
-                else if (strcmp(v, "tensor") == 0) opt.map_mode = BSZ_MAP_TENSOR;
+                if (strcmp(v, "global") == 0) opt->map_mode = BSZ_MAP_GLOBAL;
+                else if (strcmp(v, "tensor") == 0) opt->map_mode = BSZ_MAP_TENSOR;
                 else return bad_usage("--map must be global or tensor, got '%s'", v);
             } else if (strcmp(a, "--chunk") == 0) {
                 if (!parse_int(v, BSZ_MIN_CHUNK_PARAMS, BSZ_MAX_CHUNK_PARAMS, &n)) return bad_usage("--chunk out of range, got '%s'", v);
-                opt.chunk_params = (uint32_t)n;
+                opt->chunk_params = (uint32_t)n;
+            } else if (runs && strcmp(a, "--runs") == 0) {
+                if (!parse_int(v, 1, 1000, &n)) return bad_usage("--runs must be in 1..1000, got '%s'", v);
+                *runs = (int)n;
             } else {
                 return bad_usage("unknown option %s", a);
             }
-        } else if (!in) in = a;
-        else if (!out) out = a;
+        } else if (*npos < max_pos) pos[(*npos)++] = a;
         else return bad_usage("unexpected argument '%s'", a);
     }
-    if (!in || !out) return bad_usage("%s", "compress needs IN.bin and OUT.bsz");
+    return 0;
+}
+
+static int cmd_compress(int argc, char** argv) {
+    BszOptions opt = bsz_default_options();
+    const char* pos[2];
+    int npos, rc = parse_compress_args(argc, argv, &opt, NULL, pos, 2, &npos);
+    if (rc) return rc;
+    if (npos != 2) return bad_usage("%s", "compress needs IN.bin and OUT.bsz");
+    const char* in = pos[0];
+    const char* out = pos[1];
     GPT2Config config;
     float* params = NULL;
     if (model_fp32_read(in, &config, &params) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
-    int rc = bsz_write(out, &config, params, &opt);
+    rc = bsz_write(out, &config, params, &opt);
     free(params);
     if (rc != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
     int64_t size = bs_file_size(out);
     size_t n = gpt2_num_params(&config);
     printf("%s: %zu parameters -> %lld bytes, %.3f bits/param (fp32: %.1fx smaller)\n", out, n, (long long)size,
            8.0 * (double)size / (double)n, 4.0 * (double)n / (double)size);
+    return 0;
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int compare_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(int argc, char** argv) {
+    BszOptions opt = bsz_default_options();
+    const char* pos[1];
+    int runs = 5, npos, rc = parse_compress_args(argc, argv, &opt, &runs, pos, 1, &npos);
+    if (rc) return rc;
+    if (npos != 1) return bad_usage("%s", "bench needs IN.bin");
+    GPT2Config config;
+    float* params = NULL;
+    if (model_fp32_read(pos[0], &config, &params) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+    size_t n = gpt2_num_params(&config);
+    float* out = (float*)malloc_or_die(n * sizeof(float));
+    double enc[1000], parse[1000], dec[1000];
+    uint8_t* data = NULL;
+    size_t size = 0;
+    for (int r = 0; r < runs; r++) {
+        free(data);
+        double t0 = seconds_now();
+        if (bsz_encode(&config, params, &opt, &data, &size) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+        double t1 = seconds_now();
+        BszFile f;
+        if (bsz_parse(&f, data, size, pos[0]) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+        double t2 = seconds_now();
+        if (bsz_decode_params(&f, out) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+        double t3 = seconds_now();
+        bsz_close(&f);
+        enc[r] = t1 - t0;
+        parse[r] = t2 - t1;
+        dec[r] = t3 - t2;
+    }
+    qsort(enc, (size_t)runs, sizeof(double), compare_double);
+    qsort(parse, (size_t)runs, sizeof(double), compare_double);
+    qsort(dec, (size_t)runs, sizeof(double), compare_double);
+    double me = enc[runs / 2], mp = parse[runs / 2], md = dec[runs / 2];
+#ifdef _OPENMP
+    int threads = omp_get_max_threads();
+#else
+    int threads = 1;
+#endif
+    printf("params %zu  threads %d  runs %d  file %.3f bits/param  encode %.1f M params/s (%.3f s)  "
+           "parse+CRC %.3f s  decode %.1f M params/s (%.3f s)  decode per thread %.1f M params/s\n",
+           n, threads, runs, 8.0 * (double)size / (double)n, (double)n / me / 1e6, me, mp, (double)n / md / 1e6, md,
+           (double)n / md / 1e6 / threads);
+    free(data); free(out); free(params);
     return 0;
 }
 
@@ -117,11 +196,47 @@ static int cmd_info(int argc, char** argv) {
     return 0;
 }
 
+static int cmd_export(int argc, char** argv) {
+    if (argc != 3 || (strcmp(argv[0], "index") != 0 && strcmp(argv[0], "q") != 0))
+        return bad_usage("%s", "export needs index|q, IN.bsz and OUT.raw");
+    int want_q = strcmp(argv[0], "q") == 0;
+    BszFile f;
+    if (bsz_open(&f, argv[1]) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+    int32_t* v = (int32_t*)malloc_or_die(f.num_params * sizeof(int32_t));
+    for (int t = 0; t < f.num_tensors; t++) {
+        uint32_t* idx = (uint32_t*)(v + f.tensors[t].offset);
+        if (bsz_decode_tensor(&f, t, NULL, idx) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+        if (want_q)
+            for (uint64_t i = 0; i < f.tensors[t].numel; i++) v[f.tensors[t].offset + i] = f.map_values[f.tensors[t].map][idx[i]];
+    }
+    int64_t lo = 0, hi = 0;
+    for (uint64_t i = 0; i < f.num_params; i++) {
+        int64_t x = want_q ? (int64_t)v[i] : (int64_t)(uint32_t)v[i];
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
+    }
+    int width = want_q ? (lo >= -128 && hi <= 127 ? 1 : lo >= -32768 && hi <= 32767 ? 2 : 4) : (hi <= 255 ? 1 : hi <= 65535 ? 2 : 4);
+    FILE* out = fopen_or_die(argv[2], "wb");
+    for (uint64_t i = 0; i < f.num_params; i++) {
+        uint8_t b[4];
+        store_u32le(b, (uint32_t)v[i]); // two's complement: the low bytes are the narrow value
+        if (fwrite(b, 1, (size_t)width, out) != (size_t)width) die("%s: write error", argv[2]);
+    }
+    if (fclose(out) != 0) die("%s: write error", argv[2]);
+    printf("%s: %llu %s as %s%d\n", argv[2], (unsigned long long)f.num_params, want_q ? "quantized values" : "indices",
+           want_q ? "int" : "uint", 8 * width);
+    free(v);
+    bsz_close(&f);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) { usage(stdout); return 0; }
     if (strcmp(argv[1], "compress") == 0) return cmd_compress(argc - 2, argv + 2);
     if (strcmp(argv[1], "decompress") == 0) return cmd_decompress(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return cmd_info(argc - 2, argv + 2);
+    if (strcmp(argv[1], "export") == 0) return cmd_export(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     return bad_usage("unknown command '%s'", argv[1]);
 }

@@ -286,6 +286,9 @@ int main(int argc, char** argv) {
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
     int B = args.batch_size, T = args.seq_len;
+    if (args.total_batch_tokens != 0 && args.total_batch_tokens != (long long)B * T)
+        die("flag -d: gradient accumulation (%lld tokens per step with B*T = %d) is train_gpt2cu's; here a step is one batch",
+            args.total_batch_tokens, B * T);
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,

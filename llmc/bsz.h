@@ -182,6 +182,7 @@ static inline int bsz_encode(const GPT2Config* config, const float* params, cons
     BszBuffer file = {0}, pay = {0};
     if (!tt || !delta || !korder || !segs || !maps || !first_chunk) { rc = bs_error_set(BS_ENOMEM, "bsz encode: out of memory"); goto done; }
     gpt2_tensor_table(config, tt);
+    {
 
     for (int t = 0; t < nt; t++) {
         delta[t] = opt->tensor_delta ? opt->tensor_delta[t] : opt->delta;
@@ -237,9 +238,20 @@ static inline int bsz_encode(const GPT2Config* config, const float* params, cons
         const float* w = segs[t].w + start;
         float inv = segs[t].inv_delta;
         uint64_t len[EG_MAX_K + 1] = {0};
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t r = valuemap_rank(vm, quantize_value(w[i], inv));
-            for (int k = kmin; k <= kmax; k++) len[k] += (uint64_t)(2 * eg_floor_log2(r + ((uint64_t)1 << k)) - k + 1);
+        // a histogram of the chunk's ranks when the map is small against the chunk (the
+        // usual case), so each k costs one pass over the map, not over the weights
+        uint32_t* hist = kmin < kmax && (uint64_t)vm->size * 4 <= n ? (uint32_t*)calloc(vm->size, sizeof(uint32_t)) : NULL;
+        if (hist) {
+            for (uint64_t i = 0; i < n; i++) hist[valuemap_rank(vm, quantize_value(w[i], inv))]++;
+            for (uint32_t r = 0; r < vm->size; r++)
+                if (hist[r])
+                    for (int k = kmin; k <= kmax; k++) len[k] += (uint64_t)hist[r] * (uint64_t)eg_length(r, k);
+            free(hist);
+        } else {
+            for (uint64_t i = 0; i < n; i++) {
+                uint32_t r = valuemap_rank(vm, quantize_value(w[i], inv));
+                for (int k = kmin; k <= kmax; k++) len[k] += (uint64_t)eg_length(r, k);
+            }
         }
         memcpy(&chunk_len_k[c * (EG_MAX_K + 1)], len, sizeof(len));
     }
@@ -339,6 +351,7 @@ static inline int bsz_encode(const GPT2Config* config, const float* params, cons
     *out_size = file.size;
     file.p = NULL;
     rc = BS_OK;
+    } // (the block keeps the jumps to done from crossing initialisations: C++ refuses that, and nvcc compiles this header as C++)
 done:
     for (int m = 0; maps && m < nmaps; m++) valuemap_free(&maps[m]);
     free(maps); free(tt); free(delta); free(korder); free(segs); free(first_chunk);
@@ -368,9 +381,8 @@ static inline int bsz_write(const char* path, const GPT2Config* config, const fl
 // ----------------------------------------------------------------------------
 // reader: parsing and validation (no decoding yet)
 
-// parses and checks a whole file held in memory; `what` names it in messages.
-// The buffer must outlive the BszFile (f->bits points into it).
-static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const char* what) {
+// bsz_parse() without the cleanup on error (the messages name f->what, which bsz_close clears)
+static inline int bsz_parse_sections(BszFile* f, const uint8_t* data, size_t size, const char* what) {
     memset(f, 0, sizeof(*f));
     snprintf(f->what, sizeof(f->what), "%s", what);
     f->file_size = size;
@@ -450,7 +462,7 @@ static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const 
                             (unsigned long long)f->section_bytes[1], nt, BSZ_TENSOR_RECORD_BYTES);
     GPT2Tensor* ref = (GPT2Tensor*)malloc(nt * sizeof(GPT2Tensor));
     f->tensors = (BszTensor*)calloc(nt, sizeof(BszTensor));
-    if (!ref || !f->tensors) { free(ref); bsz_close(f); return bs_error_set(BS_ENOMEM, "%s: out of memory", W); }
+    if (!ref || !f->tensors) { free(ref); return bs_error_set(BS_ENOMEM, "%s: out of memory", W); }
     gpt2_tensor_table(c, ref);
     uint64_t nchunks = 0;
     for (uint32_t t = 0; t < nt; t++) {
@@ -488,7 +500,7 @@ static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const 
         nchunks += bt->num_chunks;
     }
     free(ref);
-    if (rc != BS_OK) { bsz_close(f); return rc; }
+    if (rc != BS_OK) return rc;
 
     // MAPS
     p = payload[2];
@@ -496,14 +508,13 @@ static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const 
     uint32_t want_maps = f->map_mode == BSZ_MAP_GLOBAL ? 1 : nt;
     if (left < 4 || load_u32le(p) != want_maps) {
         rc = bs_error_set(BS_EFORMAT, "%s: section MAPS must start with the number of maps, %u", W, want_maps);
-        bsz_close(f);
         return rc;
     }
     p += 4; left -= 4;
     f->num_maps = want_maps;
     f->map_sizes = (uint32_t*)calloc(want_maps, sizeof(uint32_t));
     f->map_values = (int32_t**)calloc(want_maps, sizeof(int32_t*));
-    if (!f->map_sizes || !f->map_values) { bsz_close(f); return bs_error_set(BS_ENOMEM, "%s: out of memory", W); }
+    if (!f->map_sizes || !f->map_values) { return bs_error_set(BS_ENOMEM, "%s: out of memory", W); }
     for (uint32_t m = 0; m < want_maps; m++) {
         if (left < 4) { rc = bs_error_set(BS_EFORMAT, "%s: section MAPS ends inside map %u", W, m); break; }
         uint32_t n = load_u32le(p);
@@ -526,13 +537,12 @@ static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const 
         if (!ok) { rc = bs_error_set(BS_EFORMAT, "%s: value map %u has a repeated value or one beyond |q| <= 2^30", W, m); break; }
     }
     if (rc == BS_OK && left != 0) rc = bs_error_set(BS_EFORMAT, "%s: section MAPS has %llu bytes after its last map", W, (unsigned long long)left);
-    if (rc != BS_OK) { bsz_close(f); return rc; }
+    if (rc != BS_OK) return rc;
     for (uint32_t t = 0; t < nt; t++) { // the dequantized values must be finite floats
         const BszTensor* bt = &f->tensors[t];
         const int32_t* v = f->map_values[bt->map];
         for (uint32_t r = 0; r < f->map_sizes[bt->map]; r++) {
             if (!isfinite(dequantize_value(v[r], bt->delta))) {
-                bsz_close(f);
                 return bs_error_set(BS_EFORMAT, "%s: tensor %s: value %d x Delta %g overflows a float", W, bt->name, v[r], (double)bt->delta);
             }
         }
@@ -544,12 +554,11 @@ static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const 
         rc = bs_error_set(BS_EFORMAT, "%s: section CHNK is %llu bytes for %llu chunks (expected %llu chunks, %llu bytes)", W,
                           (unsigned long long)f->section_bytes[3], f->section_bytes[3] >= 8 ? (unsigned long long)load_u64le(p) : 0ull,
                           (unsigned long long)nchunks, (unsigned long long)(8 + 8 * (nchunks + 1)));
-        bsz_close(f);
         return rc;
     }
     f->num_chunks = nchunks;
     f->chunk_bits = (uint64_t*)malloc((nchunks + 1) * sizeof(uint64_t));
-    if (!f->chunk_bits) { bsz_close(f); return bs_error_set(BS_ENOMEM, "%s: out of memory", W); }
+    if (!f->chunk_bits) { return bs_error_set(BS_ENOMEM, "%s: out of memory", W); }
     for (uint64_t i = 0; i <= nchunks; i++) f->chunk_bits[i] = load_u64le(p + 8 + 8 * i);
     f->bits = payload[4];
     f->bits_size = (size_t)f->section_bytes[4];
@@ -573,8 +582,16 @@ static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const 
     if (rc == BS_OK && (f->chunk_bits[nchunks] + 7) / 8 != f->bits_size)
         rc = bs_error_set(BS_EFORMAT, "%s: section BITS is %zu bytes, but the chunk index ends at bit %llu", W, f->bits_size,
                           (unsigned long long)f->chunk_bits[nchunks]);
-    if (rc != BS_OK) { bsz_close(f); return rc; }
+    if (rc != BS_OK) return rc;
     return BS_OK;
+}
+
+// parses and checks a whole file held in memory; `what` names it in messages.
+// The buffer must outlive the BszFile (f->bits points into it). On error f is left empty.
+static inline int bsz_parse(BszFile* f, const uint8_t* data, size_t size, const char* what) {
+    int rc = bsz_parse_sections(f, data, size, what);
+    if (rc != BS_OK) bsz_close(f); // the message is already written
+    return rc;
 }
 
 // reads and parses a file (the bytes are kept in f->owned)

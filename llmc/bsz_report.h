@@ -6,7 +6,7 @@
    distinct   distinct quantized values it uses
    zero       fraction of weights that quantize to 0
    nu         generalized-Gaussian shape fitted to the dequantized weights by moments
-              (Sharifi & Leon-Garcia: rho(nu) = m1^2 / m2, BACKSLASH.md section 2)
+              (gg.h: Sharifi & Leon-Garcia, rho(nu) = m1^2 / m2, nu in [0.1, 3])
    k          the EG order the file uses for it
    FL         ceil(log2(distinct)) bits/param: fixed-length code of the index
    EG0..EG4   bits/param of EG-k, k = 0..4, on the file's value-map indices
@@ -15,7 +15,8 @@
               that codes each weight on its own
    file       bits/param the file actually spends on the tensor's code words (CHNK/BITS)
 
- Total row: with one global value map (the paper's setting) every column is computed
+ Total row: nu is fitted over the weight matrices and embeddings only (the tensors
+ BackSlash constrains; LayerNorm gains sit near 1, not 0). With one global value map (the paper's setting) every column is computed
  on the histogram of the whole model; with per-tensor maps each tensor has its own
  code, so the total is the parameter-weighted mean of the tensor rows and "distinct"
  sums the tables. The summary line sets the real file size against fp32 (4 bytes per
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include "bsz.h"
 #include "expgolomb.h"
+#include "gg.h"
 #include "huffman.h"
 
 #define BSZ_REPORT_EG_KS 5 // EG0..EG4
@@ -62,25 +64,10 @@ static inline void bsz_report_free(BszReport* r) {
     memset(r, 0, sizeof(*r));
 }
 
-// rho(nu) = Gamma(2/nu)^2 / (Gamma(1/nu) Gamma(3/nu)), increasing in nu
-static inline double bsz_report_rho(double nu) {
-    return exp(2.0 * lgamma(2.0 / nu) - lgamma(1.0 / nu) - lgamma(3.0 / nu));
-}
-
-// nu with rho(nu) = m1^2 / m2, by bisection on log(nu) over [0.02, 20]
-// (a small stand-in for the GG header of the BackSlash issue; same equation)
+// the GG shape of weights with mean |w| = m1 and mean w^2 = m2 (gg.h's estimator, the one
+// the trainer logs); NAN when all weights are zero
 static inline double bsz_report_fit_nu(double m1, double m2) {
-    if (!(m2 > 0.0)) return NAN;
-    double r = m1 * m1 / m2;
-    double lo = log(0.02), hi = log(20.0);
-    if (r <= bsz_report_rho(exp(lo))) return exp(lo);
-    if (r >= bsz_report_rho(exp(hi))) return exp(hi);
-    for (int i = 0; i < 60; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (bsz_report_rho(exp(mid)) < r) lo = mid;
-        else hi = mid;
-    }
-    return exp(0.5 * (lo + hi));
+    return m2 > 0.0 ? gg_shape_from_moments(m1, m2) : NAN;
 }
 
 // fills the histogram-derived columns of a row from counts over indices 0..n-1;
@@ -131,6 +118,7 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
     rep->config = f->config;
     memcpy(rep->section_bytes, f->section_bytes, sizeof(rep->section_bytes));
     rep->rows = (BszReportRow*)calloc((size_t)f->num_tensors, sizeof(BszReportRow));
+    GPT2Tensor* layout = NULL;
     uint64_t max_numel = 0;
     uint32_t max_map = 0;
     for (int t = 0; t < f->num_tensors; t++) max_numel = f->tensors[t].numel > max_numel ? f->tensors[t].numel : max_numel;
@@ -143,7 +131,10 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
     BszReportRow* tot = &rep->total;
     snprintf(tot->name, sizeof(tot->name), "total");
     tot->k = -1;
-    double tot_m1 = 0.0, tot_m2 = 0.0, tot_zeros = 0.0, tot_file_bits = 0.0;
+    double tot_m1 = 0.0, tot_m2 = 0.0, tot_matrix_params = 0.0, tot_zeros = 0.0, tot_file_bits = 0.0;
+    layout = (GPT2Tensor*)malloc((size_t)f->num_tensors * sizeof(GPT2Tensor));
+    if (!layout) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory for the report", f->what); goto done; }
+    gpt2_tensor_table(&f->config, layout);
     for (int t = 0; t < f->num_tensors; t++) {
         const BszTensor* bt = &f->tensors[t];
         if ((rc = bsz_decode_tensor(f, t, NULL, idx)) != BS_OK) goto done;
@@ -159,10 +150,11 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
         tot_file_bits += (double)(b - a);
         double n = (double)row->params;
         tot_zeros += row->zero_frac * n;
-        for (uint32_t i = 0; i < msize; i++) {
+        for (uint32_t i = 0; msize && gpt2_param_is_matrix(layout[t].group) && i < msize; i++) {
             double w = (double)f->map_values[bt->map][i] * bt->delta;
             tot_m1 += (double)hist[i] * fabs(w);
             tot_m2 += (double)hist[i] * w * w;
+            tot_matrix_params += (double)hist[i];
         }
         if (f->map_mode == BSZ_MAP_GLOBAL) {
             for (uint32_t i = 0; i < msize; i++) total_hist[i] += hist[i];
@@ -186,10 +178,10 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
         tot->entropy_bits /= n;
     }
     tot->zero_frac = tot_zeros / (double)tot->params;
-    tot->nu = bsz_report_fit_nu(tot_m1 / (double)tot->params, tot_m2 / (double)tot->params);
+    tot->nu = bsz_report_fit_nu(tot_m1 / tot_matrix_params, tot_m2 / tot_matrix_params);
     tot->file_bits = tot_file_bits / (double)tot->params;
 done:
-    free(idx); free(hist); free(total_hist);
+    free(layout); free(idx); free(hist); free(total_hist);
     if (rc != BS_OK) bsz_report_free(rep);
     return rc;
 }

@@ -564,8 +564,28 @@ static int roundtrip_checkpoint(const char* path) {
     return failures ? 1 : 0;
 }
 
+// small valid files: the fuzzer's seeds (dev/test/fuzz_regress/bsz/)
+static int write_seeds(const char* dir) {
+    GPT2Config c = {8, 60, gpt2_padded_vocab(60), 1, 2, 8};
+    const int kinds[3] = {W_GG1, W_SPARSE, W_GG05};
+    for (int s = 0; s < 3; s++) {
+        float* w = make_weights(&c, kinds[s]);
+        BszOptions o = bsz_default_options();
+        o.delta = s == 2 ? 4e-3f : 1e-3f;
+        o.map_mode = s == 1 ? BSZ_MAP_TENSOR : BSZ_MAP_GLOBAL;
+        o.chunk_params = 64;
+        if (s == 2) o.k = 0;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/seed%d.bsz", dir, s);
+        if (bsz_write(path, &c, w, &o) != BS_OK) { printf("error: %s\n", bs_error()); return 1; }
+        free(w);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "--roundtrip") == 0) return roundtrip_checkpoint(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0) return write_seeds(argv[2]);
     test_eg_table();
     test_eg_stream();
     test_bitio();
