@@ -51,12 +51,8 @@ typedef struct {
 
 // BackSlash: the rate term's settings from the flags, over the model's tensors
 static int backslash_init(Optimizer* opt, const GPT2* model, const TrainArgs* args) {
-    DGGRConfig c = dggr_config_default();
-    c.lambda = args->lambda;
-    c.eps = args->rate_eps;
-    c.schedule_steps = args->rate_steps;
-    c.delta = args->rate_delta;
-    int rc = dggr_config_parse(&c, args->rate_variant, args->rate_shape, args->rate_set, "-lv", "-ls", "-lc");
+    DGGRConfig c;
+    int rc = train_args_dggr_config(args, &c);
     if (rc != BS_OK) return rc;
     return dggr_init_gpt2(&opt->dggr, &c, &model->config);
 }

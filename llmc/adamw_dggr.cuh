@@ -6,7 +6,7 @@
  fraction and the bits/param estimate, exactly as on the CPU.
 
  One block per chunk of dggr.h (DGGR_CHUNK parameters, never across a tensor boundary).
- Per parameter, in the CPU's order of operations (dggr_chunk, adamw_element):
+ Per parameter, in the CPU's order of operations (dggr_chunk, dggr_adamw_element):
    g  = grad_scale * grad                                   (grad_scale: clipping)
    coupled:   g += scale_s * sign(w) (|w| + eps)^(nu_s - 1)   at the weights before the step
    m  = beta1 m + (1 - beta1) g       v = beta2 v + (1 - beta2) g^2
@@ -187,7 +187,7 @@ static inline void adamw_dggr_collect(CudaContext* ctx, AdamWDggrDevice* dev, DG
 static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, float* master, floatX* params_copy,
                                    const float* grads, float* m, float* v, float lr, float beta1, float beta2,
                                    float eps, float weight_decay, float grad_scale, int t, int with_rate) {
-    AdamWStep s = adamw_step_constants(lr, beta1, beta2, eps, grad_scale, t);
+    DGGRAdamWStep s = dggr_adamw_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const double N = (double)(d->num_constrained ? d->num_constrained : 1);
     d->rate_active = active;

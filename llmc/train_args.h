@@ -207,4 +207,14 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
+// BackSlash's settings from the flags (-l, -le, -lv, -ls, -lc, -lk, -ld), for both trainers
+static inline int train_args_dggr_config(const TrainArgs* a, DGGRConfig* c) {
+    *c = dggr_config_default();
+    c->lambda = a->lambda;
+    c->eps = a->rate_eps;
+    c->schedule_steps = a->rate_steps;
+    c->delta = a->rate_delta;
+    return dggr_config_parse(c, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
+}
+
 #endif // LLMC_TRAIN_ARGS_H
