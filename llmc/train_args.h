@@ -119,7 +119,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T; train_gpt2cu)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
