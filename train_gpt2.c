@@ -51,12 +51,8 @@ typedef struct {
 
 // BackSlash: the rate term's settings from the flags, over the model's tensors
 static int backslash_init(Optimizer* opt, const GPT2* model, const TrainArgs* args) {
-    DGGRConfig c = dggr_config_default();
-    c.lambda = args->lambda;
-    c.eps = args->rate_eps;
-    c.schedule_steps = args->rate_steps;
-    c.delta = args->rate_delta;
-    int rc = dggr_config_parse(&c, args->rate_variant, args->rate_shape, args->rate_set, "-lv", "-ls", "-lc");
+    DGGRConfig c;
+    int rc = train_args_dggr_config(args, &c);
     if (rc != BS_OK) return rc;
     return dggr_init_gpt2(&opt->dggr, &c, &model->config);
 }
@@ -286,9 +282,11 @@ int main(int argc, char** argv) {
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
     int B = args.batch_size, T = args.seq_len;
-    if (args.total_batch_tokens != 0 && args.total_batch_tokens != (long long)B * T)
-        die("flag -d: gradient accumulation (%lld tokens per step with B*T = %d) is train_gpt2cu's; here a step is one batch",
-            args.total_batch_tokens, B * T);
+    // -d: tokens per step, by gradient accumulation over `accum` batches (as train_gpt2cu)
+    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : (long long)B * T;
+    if (tokens_per_step % ((long long)B * T) != 0)
+        die("flag -d: %lld tokens per step is not a multiple of B*T = %d", tokens_per_step, B * T);
+    int accum = (int)(tokens_per_step / ((long long)B * T));
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
@@ -322,8 +320,8 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
     if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
 
-    printf("training: %d steps, B=%d T=%d (%d tokens/step), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
-           args.max_steps, B, T, B * T, args.learning_rate, args.warmup_steps,
+    printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
+           args.max_steps, B, T, tokens_per_step, accum, args.learning_rate, args.warmup_steps,
            args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
            args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
            args.reference_kernels ? ", reference kernels" : "");
@@ -358,21 +356,27 @@ int main(int argc, char** argv) {
             break;
         }
 
-        // one training step
+        // one training step over `accum` batches (-d): each backward adds the gradient of its
+        // batch's mean loss, so the step's mean gradient is the sum / accum (norm and scale)
         double t0 = now_seconds();
-        dataloader_next_batch(&train);
-        if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
-        if (gpt2_zero_grad(&model) != BS_OK || gpt2_backward(&model) != BS_OK) die("%s", bs_error());
-        float loss = model.mean_loss;
+        if (gpt2_zero_grad(&model) != BS_OK) die("%s", bs_error());
+        double loss_sum = 0.0;
+        for (int micro = 0; micro < accum; micro++) {
+            dataloader_next_batch(&train);
+            if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
+            if (gpt2_backward(&model) != BS_OK) die("%s", bs_error());
+            loss_sum += model.mean_loss;
+        }
+        float loss = (float)(loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
-        double norm = grad_norm_l2(model.grads_memory, model.num_params);
-        float scale = grad_clip_scale(norm, args.grad_clip);
+        double norm = grad_norm_l2(model.grads_memory, model.num_params) / accum;
+        float scale = grad_clip_scale(norm, args.grad_clip) / (float)accum;
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
         optimizer_step(&model, &opt, &args, lr, scale, step + 1);
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
-        double tok_s = (double)B * T / dt;
+        double tok_s = (double)tokens_per_step / dt;
         if (step % args.log_every == 0 || step == args.max_steps - 1) {
             char eta[32];
             format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));

@@ -185,9 +185,8 @@ int main(int argc, char** argv) {
     cuda_context_init(&ctx, 0);
     cudaDeviceProp prop;
     cudaCheck(cudaGetDeviceProperties(&prop, 0));
-    // BackSlash's settings; its flags (-l lambda, ...) join llmc/train_args.h with the
-    // BackSlash trainer integration, until then this is plain AdamW (lambda 0)
-    DGGRConfig dggr_config = dggr_config_default();
+    DGGRConfig dggr_config; // BackSlash's settings from -l, -le, -lv, -ls, -lc, -lk, -ld
+    if (train_args_dggr_config(&args, &dggr_config) != BS_OK) die("%s", bs_error());
     GPT2Cuda model;
     gpt2cuda_init(&model, &ctx, &config, params, B, T, &dggr_config);
     if (resumed) {
