@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "quantize.h"
 #include "utils.h"
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
     int gen_tokens;            // -g
     int checkpoint_every;      // -n
     int log_every;             // -pe: print the progress line every this many steps
+    float bsz_delta;           // -delta: quantization step of the coded checkpoints model_*.bsz (codec, doc/format.md)
     // other
     long long seed;            // -seed
     int random_batches;        // -rb 1: random training batches, 0: sequential
@@ -73,6 +75,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->gen_tokens = 64;
     a->checkpoint_every = 0;
     a->log_every = 1;
+    a->bsz_delta = QUANTIZE_DEFAULT_DELTA;
     a->seed = 1337;
     a->random_batches = 1;
 }
@@ -115,6 +118,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-g", ARG_INT, &a->gen_tokens, 0, 65536, "tokens per sample (0: no samples)");
     ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write model_*.bin and state_*.bin every this many steps (and at the end)");
     ARG("-pe", ARG_INT, &a->log_every, 1, 1 << 30, "print the progress line every this many steps");
+    ARG("-delta", ARG_FLOAT, &a->bsz_delta, 1e-30, 1e30, "quantization step Delta of the coded checkpoints model_*.bsz");
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
