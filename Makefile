@@ -88,9 +88,43 @@ data/spam_%.bin: $(DOCS_STAMP) $(TOKENIZE_SOURCES) | build/tokenize_documents
 	build/tokenize_documents --labeled .cache/docs/spam_$*.docs $@
 
 # ---------------------------------------------------------------------------
-# CUDA programs: built when nvcc exists, skipped with a message otherwise
+# CUDA programs (doc/cuda.md): built when nvcc exists, skipped with a message otherwise
+#   train_gpt2cu     the CUDA trainer (bf16 weights, activations, gradients; fp32 master weights)
+#   test_gpt2cu      the CUDA model against the CPU reference, bf16 build
+#   test_gpt2fp32cu  the same test, fp32 build (-DENABLE_FP32)
+# Machine code for sm_90 (H100) plus compute_90 PTX, which newer GPUs compile at load.
+# Host code: warnings as errors, as nvcc's own (-Werror all-warnings).
 
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCC_FLAGS = -O3 -std=c++17 $(CUDA_GENCODE) -Werror all-warnings \
+             -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-Wno-missing-field-initializers,-fopenmp
+# OpenBLAS as the CPU programs link it (the test's CPU reference and gpt2_cpu.h use it)
+NVCC_BLAS_LIBS = $(if $(wildcard $(BLAS_OPENMP_DIR)/libopenblas.so.0),-Xlinker $(BLAS_OPENMP_DIR)/libopenblas.so.0 -Xlinker -rpath=$(BLAS_OPENMP_DIR),-lopenblas)
+NVCC_LDLIBS = -lcublas -lcublasLt $(NVCC_BLAS_LIBS) -lgomp -lm
+CUDA_HEADERS = $(wildcard llmc/*.cuh)
+CUDA_PROGRAMS = train_gpt2cu test_gpt2cu test_gpt2fp32cu
+
+cuda: $(CUDA_PROGRAMS)
+
+ifneq ($(NVCC),)
+train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LDLIBS)
+
+# the CPU reference the CUDA test compares against, compiled as C by the C compiler
+build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+test_gpt2cu: test_gpt2.cu build/gpt2_cpu_reference.o $(CUDA_HEADERS) $(LLMC_HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $< build/gpt2_cpu_reference.o $(NVCC_LDLIBS)
+
+test_gpt2fp32cu: test_gpt2.cu build/gpt2_cpu_reference.o $(CUDA_HEADERS) $(LLMC_HEADERS)
+	$(NVCC) $(NVCC_FLAGS) -DENABLE_FP32 -o $@ $< build/gpt2_cpu_reference.o $(NVCC_LDLIBS)
+else
+$(CUDA_PROGRAMS):
+	@echo "skipping $@: nvcc not found (install the CUDA toolkit or set NVCC=/path/to/nvcc)"
+endif
 
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
@@ -109,7 +143,7 @@ dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # the data step runs first: the tokenizer's tests compare against the fetched packages
-test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS)
+test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda
 	@dev/test/run_tests.sh
 
 # libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
@@ -123,10 +157,10 @@ build/fuzz/%: dev/test/fuzz/%.c $(LLMC_HEADERS)
 # ---------------------------------------------------------------------------
 
 clean:
-	rm -rf build dev/test/bin $(CPU_PROGRAMS)
+	rm -rf build dev/test/bin $(CPU_PROGRAMS) $(CUDA_PROGRAMS)
 
 # also the fetched packages and the prepared data (the next `make data` fetches again)
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all data test fuzz clean distclean
+.PHONY: all cuda data test fuzz clean distclean

@@ -3,6 +3,8 @@
  model.bin and debug.bin from dev/test/gpt2_reference.py (float64 PyTorch: the format is
  described there). Checks, for the fast kernels (OpenBLAS) and for the reference kernels:
    logits         max |ours - ref|                   <= 2e-5   (logits are O(1))
+                  (the fast path overwrites its logits with the probabilities, so there
+                  the log-probabilities log p are compared with log_softmax(ref logits))
    loss           |ours - ref|                       <= 2e-6   (loss ~7.2)
    each gradient  max |ours - ref| / max |ref|       <= 1e-5   per grouped tensor
  and, fast kernels only, the loss at each of 10 AdamW steps with clipping on the same
@@ -78,14 +80,22 @@ static void check_forward_backward(GPT2* model, const DebugState* d, const char*
     if (gpt2_forward(model, d->inputs, d->targets, d->B, d->T) != BS_OK) die("%s", bs_error());
     size_t BT = (size_t)d->B * d->T;
     double max_err = 0.0;
-    for (size_t bt = 0; bt < BT; bt++)
+    int fast = !model->use_reference_kernels;
+    for (size_t bt = 0; bt < BT; bt++) {
+        const float* ref = d->logits + bt * d->V;
+        double lse = 0.0, mx = -INFINITY; // log-sum-exp of the reference logits, in double
+        for (int i = 0; i < d->V; i++) mx = ref[i] > mx ? ref[i] : mx;
+        for (int i = 0; i < d->V; i++) lse += exp(ref[i] - mx);
+        lse = mx + log(lse);
         for (int i = 0; i < d->V; i++) {
-            double e = fabs((double)model->acts.logits[bt * d->Vp + i] - d->logits[bt * d->V + i]);
+            double ours = fast ? log((double)model->acts.probs[bt * d->Vp + i]) : model->acts.logits[bt * d->Vp + i];
+            double e = fabs(ours - (fast ? ref[i] - lse : ref[i]));
             if (!(e <= max_err)) max_err = e; // NaN propagates
         }
+    }
     int ok = max_err <= TOL_LOGITS;
     failures += !ok;
-    printf("  %-4s logits   max abs err %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", max_err, TOL_LOGITS);
+    printf("  %-4s %s max abs err %.3e (tol %.0e)\n", ok ? "ok" : "FAIL", fast ? "log-probs" : "logits   ", max_err, TOL_LOGITS);
     double loss_err = fabs((double)model->mean_loss - d->loss);
     ok = loss_err <= TOL_LOSS;
     failures += !ok;

@@ -3,9 +3,10 @@
 
  The path of the data: token files (dataloader.h) -> batches -> the model's forward and
  backward (gpt2_cpu.h, layers in cpu_kernels.h / cpu_fast.h) -> gradient clipping and
- AdamW with warmup + cosine learning rate (adamw.h) -> checkpoints (model_fp32.h, llm.c's
- format; bsz.h, the quantized, value-mapped, EG-coded model) and the full training state
- for resume (train_state.h) -> log.csv (logger.h). -e also takes a coded model (.bsz).
+ AdamW with warmup + cosine learning rate (adamw.h), with BackSlash's rate term fused in
+ (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
+ quantized, value-mapped, EG-coded model) and the full training state for resume
+ (train_state.h) -> log.csv (logger.h). -e also takes a coded model (.bsz).
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
@@ -23,6 +24,7 @@
 #include "llmc/adamw.h"
 #include "llmc/bsz_report.h" // codec: the coded model's size report
 #include "llmc/dataloader.h"
+#include "llmc/dggr.h"
 #include "llmc/gpt2_cpu.h"
 #include "llmc/logger.h"
 #include "llmc/rng.h"
@@ -46,10 +48,22 @@ static double now_seconds(void) {
 typedef struct {
     float* m; // AdamW first moments, one per parameter
     float* v; // second moments
+    DGGR dggr; // BackSlash: the rate term and the weights' statistics (llmc/dggr.h)
 } Optimizer;
 
+// BackSlash: the rate term's settings from the flags, over the model's tensors
+static int backslash_init(Optimizer* opt, const GPT2* model, const TrainArgs* args) {
+    DGGRConfig c;
+    int rc = train_args_dggr_config(args, &c);
+    if (rc != BS_OK) return rc;
+    return dggr_init_gpt2(&opt->dggr, &c, &model->config);
+}
+
+// BackSlash: AdamW and the DGGR rate term in one pass (dggr_step); with -l 0 the update
+// is gpt2_adamw_step's bit for bit, and the rate, nu and zero fraction are still measured
 static void optimizer_step(GPT2* model, Optimizer* opt, const TrainArgs* args, float lr, float grad_scale, int t) {
-    gpt2_adamw_step(model, opt->m, opt->v, lr, args->beta1, args->beta2, 1e-8f, args->weight_decay, grad_scale, t);
+    dggr_step(&opt->dggr, model->params_memory, model->grads_memory, opt->m, opt->v, lr, args->beta1, args->beta2,
+              1e-8f, args->weight_decay, grad_scale, t, 1);
 }
 
 // ----------------------------------------------------------------------------
@@ -66,9 +80,9 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
     snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
     int rc = gpt2_save_checkpoint(model, path);
     if (rc != BS_OK) return rc;
-    // codec (doc/format.md): the coded model, quantized at -delta, beside the full-precision state
+    // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
     BszOptions coded = bsz_default_options();
-    coded.delta = args->bsz_delta;
+    coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
     snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, pr->step);
     if ((rc = bsz_write(path, &model->config, model->params_memory, &coded)) != BS_OK) return rc;
     snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
@@ -85,9 +99,14 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
         (rc = train_state_write_section(&w, "adam_v", opt->v, bytes)) != BS_OK ||
         (rc = train_state_write_section(&w, "step", &step, sizeof(step))) != BS_OK ||
         (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
-        (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
-        (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
+        (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK)
         return rc;
+    // BackSlash: the weights' moments, so that a resumed run uses the same nu bit for bit
+    uint8_t* dggr = (uint8_t*)malloc_or_die(dggr_state_size(&opt->dggr));
+    dggr_state_write(&opt->dggr, dggr);
+    rc = train_state_write_section(&w, "dggr", dggr, dggr_state_size(&opt->dggr));
+    free(dggr);
+    if (rc != BS_OK || (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK) return rc;
     return train_state_writer_commit(&w);
 }
 
@@ -154,6 +173,12 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
         goto done;
     }
     pr->step = (int)step;
+    // BackSlash: the saved moments give the next step's nu exactly (a state written
+    // without them gets them measured from the weights)
+    if ((rc = backslash_init(opt, model, args)) != BS_OK) goto done;
+    const TrainStateSection* dg = train_state_find(&ts, "dggr");
+    if (dg != NULL) rc = dggr_state_read(&opt->dggr, dg->data, dg->size, path);
+    else dggr_measure(&opt->dggr, model->params_memory);
 done:
     train_state_free(&ts);
     return rc;
@@ -238,7 +263,8 @@ int main(int argc, char** argv) {
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
     GPT2 model;
-    Optimizer opt = {NULL, NULL};
+    Optimizer opt;
+    memset(&opt, 0, sizeof(opt));
     Progress pr = {0, {0, 0, 0}, 0};
     int resumed = 0;
     if (args.resume) {
@@ -271,10 +297,17 @@ int main(int argc, char** argv) {
         opt.m = (float*)calloc_or_die(model.num_params, sizeof(float));
         opt.v = (float*)calloc_or_die(model.num_params, sizeof(float));
         pr.sample_rng = (uint64_t)args.seed ^ 0x5a5a5a5a5a5a5a5aull;
+        if (backslash_init(&opt, &model, &args) != BS_OK) die("%s", bs_error());
+        dggr_measure(&opt.dggr, model.params_memory);
     }
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
     int B = args.batch_size, T = args.seq_len;
+    // -d: tokens per step, by gradient accumulation over `accum` batches (as train_gpt2cu)
+    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : (long long)B * T;
+    if (tokens_per_step % ((long long)B * T) != 0)
+        die("flag -d: %lld tokens per step is not a multiple of B*T = %d", tokens_per_step, B * T);
+    int accum = (int)(tokens_per_step / ((long long)B * T));
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
@@ -303,15 +336,21 @@ int main(int argc, char** argv) {
     // the log
     Logger lg;
     logger_init(&lg);
-    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step"};
+    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step",
+                             "rate", "nu", "alpha", "zero_frac", "bits_per_param"}; // BackSlash's: rate .. bits_per_param
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
     if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
 
-    printf("training: %d steps, B=%d T=%d (%d tokens/step), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
-           args.max_steps, B, T, B * T, args.learning_rate, args.warmup_steps,
+    printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
+           args.max_steps, B, T, tokens_per_step, accum, args.learning_rate, args.warmup_steps,
            args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
            args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
            args.reference_kernels ? ", reference kernels" : "");
+    char bs_line[256]; // BackSlash: what the rate term does, visibly
+    dggr_config_describe(&opt.dggr.cfg, bs_line, sizeof(bs_line));
+    printf("%s\n", bs_line);
+    printf("  constrained: %zu of %zu parameters; now nu %.3f, zero fraction %.2f%%\n", opt.dggr.num_constrained,
+           opt.dggr.num_params, opt.dggr.nu, 100.0 * opt.dggr.zero_frac);
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -339,26 +378,36 @@ int main(int argc, char** argv) {
             break;
         }
 
-        // one training step
+        // one training step over `accum` batches (-d): each backward adds the gradient of its
+        // batch's mean loss, so the step's mean gradient is the sum / accum (norm and scale)
         double t0 = now_seconds();
-        dataloader_next_batch(&train);
-        if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
-        if (gpt2_zero_grad(&model) != BS_OK || gpt2_backward(&model) != BS_OK) die("%s", bs_error());
-        float loss = model.mean_loss;
+        if (gpt2_zero_grad(&model) != BS_OK) die("%s", bs_error());
+        double loss_sum = 0.0;
+        for (int micro = 0; micro < accum; micro++) {
+            dataloader_next_batch(&train);
+            if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
+            if (gpt2_backward(&model) != BS_OK) die("%s", bs_error());
+            loss_sum += model.mean_loss;
+        }
+        float loss = (float)(loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
-        double norm = grad_norm_l2(model.grads_memory, model.num_params);
-        float scale = grad_clip_scale(norm, args.grad_clip);
+        double norm = grad_norm_l2(model.grads_memory, model.num_params) / accum;
+        float scale = grad_clip_scale(norm, args.grad_clip) / (float)accum;
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
         optimizer_step(&model, &opt, &args, lr, scale, step + 1);
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
-        double tok_s = (double)B * T / dt;
+        double tok_s = (double)tokens_per_step / dt;
         if (step % args.log_every == 0 || step == args.max_steps - 1) {
             char eta[32];
             format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
-            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s\n", step + 1,
-                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta);
+            const DGGR* dg = &opt.dggr; // BackSlash: R, lambda R, nu, alpha, zeros at Delta, bits/param
+            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s"
+                   " | R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", step + 1,
+                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta, dg->rate,
+                   dg->rate_active ? (double)dg->cfg.lambda * dg->rate : 0.0, dg->nu, dg->alpha, 100.0 * dg->zero_frac,
+                   dg->bits_per_param);
         }
         logger_set(&lg, "step", step);
         logger_set(&lg, "loss", loss);
@@ -367,9 +416,17 @@ int main(int argc, char** argv) {
         logger_set(&lg, "grad_norm", norm);
         logger_set(&lg, "tokens_per_s", tok_s);
         logger_set(&lg, "ms_per_step", dt * 1e3);
+        logger_set(&lg, "rate", opt.dggr.rate); // BackSlash
+        logger_set(&lg, "nu", opt.dggr.nu);
+        logger_set(&lg, "alpha", opt.dggr.alpha);
+        logger_set(&lg, "zero_frac", opt.dggr.zero_frac);
+        logger_set(&lg, "bits_per_param", opt.dggr.bits_per_param);
         if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
     }
     printf("final val loss %.4f\n", val_loss);
+    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
+           "estimated %.2f bits/param\n", (double)args.lambda, opt.dggr.nu, 100.0 * opt.dggr.zero_frac,
+           (double)opt.dggr.cfg.delta, opt.dggr.bits_per_param);
 
     logger_close(&lg);
     tokenizer_free(tok);
@@ -377,6 +434,7 @@ int main(int argc, char** argv) {
     dataloader_free(&val);
     free(opt.m);
     free(opt.v);
+    dggr_free(&opt.dggr);
     gpt2_free(&model);
     return 0;
 }

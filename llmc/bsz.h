@@ -182,6 +182,7 @@ static inline int bsz_encode(const GPT2Config* config, const float* params, cons
     BszBuffer file = {0}, pay = {0};
     if (!tt || !delta || !korder || !segs || !maps || !first_chunk) { rc = bs_error_set(BS_ENOMEM, "bsz encode: out of memory"); goto done; }
     gpt2_tensor_table(config, tt);
+    {
 
     for (int t = 0; t < nt; t++) {
         delta[t] = opt->tensor_delta ? opt->tensor_delta[t] : opt->delta;
@@ -350,6 +351,7 @@ static inline int bsz_encode(const GPT2Config* config, const float* params, cons
     *out_size = file.size;
     file.p = NULL;
     rc = BS_OK;
+    } // (the block keeps the jumps to done from crossing initialisations: C++ refuses that, and nvcc compiles this header as C++)
 done:
     for (int m = 0; maps && m < nmaps; m++) valuemap_free(&maps[m]);
     free(maps); free(tt); free(delta); free(korder); free(segs); free(first_chunk);

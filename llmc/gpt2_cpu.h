@@ -13,8 +13,11 @@
  Gradients have the same layout. Activations are allocated on the first forward pass for
  its (B, T); later passes may use any B' <= B, T' <= T (sampling runs B' = 1).
 
- Kernels: by default the fast paths of cpu_fast.h (OpenBLAS matmuls and so on); with
- model->use_reference_kernels = 1 only the plain C layers of cpu_kernels.h.
+ Kernels: by default the fast paths of cpu_fast.h (OpenBLAS matmuls, fused in-place
+ softmax/cross-entropy, vectorized attention and GELU); with model->use_reference_kernels
+ = 1, set before the first forward pass, only the plain C layers of cpu_kernels.h.
+ The fast path needs less memory: the probabilities overwrite the logits and the
+ backward overwrites them with dlogits, and there are no dpreatt/datt buffers.
 */
 #ifndef LLMC_GPT2_CPU_H
 #define LLMC_GPT2_CPU_H
@@ -54,6 +57,8 @@ typedef struct {
 } GPT2Params;
 
 #define GPT2_NUM_ACTIVATION_TENSORS 23
+// indices of the activation tensors whose buffers the fast path does without
+enum { GPT2_ACT_PREATT = 6, GPT2_ACT_ATT = 7, GPT2_ACT_LOGITS = 20, GPT2_ACT_PROBS = 21 };
 
 // what the forward pass keeps for the backward pass (llm.c's set)
 typedef struct {
@@ -96,6 +101,8 @@ typedef struct {
     float* acts_memory;
     float* grads_acts_memory;
     size_t num_activations;
+    size_t grads_acts_capacity; // floats allocated for grads_acts_memory
+    float* probs_buffer;        // the reference path's own (B,T,Vp) probabilities, else NULL
     int* inputs;  // (B, T) of the last forward pass
     int* targets; // (B, T), valid when has_targets
     int has_targets;
@@ -253,6 +260,7 @@ static inline int gpt2_allocate(GPT2* model, int B, int T) {
         return bs_error_set(BS_EINVAL, "batch %dx%d: B must be >= 1 and T in [1, max_seq_len %d]", B, T, model->config.max_seq_len);
     size_t sizes[GPT2_NUM_ACTIVATION_TENSORS], n = 0;
     gpt2_activation_sizes(&model->config, B, T, sizes);
+    if (!model->use_reference_kernels) sizes[GPT2_ACT_PROBS] = 0; // the fast path keeps them in the logits
     for (int i = 0; i < GPT2_NUM_ACTIVATION_TENSORS; i++) n += sizes[i];
     model->acts_memory = (float*)malloc(n * sizeof(float));
     model->inputs = (int*)malloc((size_t)B * T * sizeof(int));
@@ -263,6 +271,7 @@ static inline int gpt2_allocate(GPT2* model, int B, int T) {
     model->batch_size = B;
     model->seq_len = T;
     gpt2_point_activations(&model->acts, model->acts_memory, sizes);
+    model->probs_buffer = sizes[GPT2_ACT_PROBS] ? model->acts.probs : NULL;
     return BS_OK;
 }
 
@@ -290,6 +299,9 @@ static inline void gpt2_layernorm_backward(const GPT2* m, float* dinp, float* dw
 static inline int gpt2_forward(GPT2* model, const int* inputs, const int* targets, int B, int T) {
     int rc = gpt2_allocate(model, B, T);
     if (rc != BS_OK) return rc;
+    if (model->use_reference_kernels && model->probs_buffer == NULL)
+        return bs_error_set(BS_EINVAL, "the reference kernels must be chosen before the first forward pass");
+    model->acts.probs = model->use_reference_kernels ? model->probs_buffer : model->acts.logits;
     const GPT2Config* cfg = &model->config;
     int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, L = cfg->num_layers, NH = cfg->num_heads, C = cfg->channels;
     size_t BT = (size_t)B * T;
@@ -305,10 +317,9 @@ static inline int gpt2_forward(GPT2* model, const int* inputs, const int* target
     model->last_T = T;
 
     // per-layer activations are packed densely for this (B, T)
+    int ref = model->use_reference_kernels;
     GPT2Params p = model->params;
     GPT2Activations a = model->acts;
-    size_t sizes[GPT2_NUM_ACTIVATION_TENSORS];
-    gpt2_activation_sizes(cfg, B, T, sizes);
     size_t att_per_layer = (size_t)B * NH * T * T;
     encoder_forward(a.encoded, inputs, p.wte, p.wpe, B, T, C);
     for (int l = 0; l < L; l++) {
@@ -331,21 +342,27 @@ static inline int gpt2_forward(GPT2* model, const int* inputs, const int* target
         float* residual3 = a.residual3 + l * BT * C;
         layernorm_forward(ln1, ln1_mean, ln1_rstd, residual, p.ln1w + l * C, p.ln1b + l * C, B, T, C);
         gpt2_matmul_forward(model, qkv, ln1, p.qkvw + (size_t)l * 3 * C * C, p.qkvb + l * 3 * C, B, T, C, 3 * C);
-        attention_forward(atty, preatt, att, qkv, B, T, C, NH);
+        if (ref) attention_forward(atty, preatt, att, qkv, B, T, C, NH);
+        else attention_forward_fast(atty, preatt, att, qkv, B, T, C, NH);
         gpt2_matmul_forward(model, attproj, atty, p.attprojw + (size_t)l * C * C, p.attprojb + l * C, B, T, C, C);
         residual_forward(residual2, residual, attproj, (int)(BT * C));
         layernorm_forward(ln2, ln2_mean, ln2_rstd, residual2, p.ln2w + l * C, p.ln2b + l * C, B, T, C);
         gpt2_matmul_forward(model, fch, ln2, p.fcw + (size_t)l * 4 * C * C, p.fcb + l * 4 * C, B, T, C, 4 * C);
-        gelu_forward(fch_gelu, fch, (int)(BT * 4 * C));
+        if (ref) gelu_forward(fch_gelu, fch, (int)(BT * 4 * C));
+        else gelu_forward_fast(fch_gelu, fch, (int)(BT * 4 * C));
         gpt2_matmul_forward(model, fcproj, fch_gelu, p.fcprojw + (size_t)l * C * 4 * C, p.fcprojb + l * C, B, T, 4 * C, C);
         residual_forward(residual3, residual2, fcproj, (int)(BT * C));
     }
     const float* last = a.residual3 + (size_t)(L - 1) * BT * C;
     layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, B, T, C);
     gpt2_matmul_forward(model, a.logits, a.lnf, p.wte, NULL, B, T, C, Vp);
-    softmax_forward(a.probs, a.logits, B, T, V, Vp);
+    if (ref) {
+        softmax_forward(a.probs, a.logits, B, T, V, Vp);
+        if (targets != NULL) crossentropy_forward(a.losses, a.probs, targets, B, T, Vp);
+    } else {
+        softmax_crossentropy_forward_fast(a.logits, a.losses, targets, B, T, V, Vp); // probs == logits
+    }
     if (targets != NULL) {
-        crossentropy_forward(a.losses, a.probs, targets, B, T, Vp);
         double sum = 0.0;
         for (size_t i = 0; i < BT; i++) sum += a.losses[i];
         model->mean_loss = (float)(sum / (double)BT);
@@ -375,18 +392,26 @@ static inline int gpt2_backward(GPT2* model) {
         int rc = gpt2_zero_grad(model);
         if (rc != BS_OK) return rc;
     }
-    if (model->grads_acts_memory == NULL) {
-        model->grads_acts_memory = (float*)malloc(model->num_activations * sizeof(float));
-        if (model->grads_acts_memory == NULL)
-            return bs_error_set(BS_ENOMEM, "out of memory for the activation gradients (%zu floats)", model->num_activations);
-    }
     const GPT2Config* cfg = &model->config;
+    int ref = model->use_reference_kernels;
     int B = model->last_B, T = model->last_T;
     int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, L = cfg->num_layers, NH = cfg->num_heads, C = cfg->channels;
     size_t BT = (size_t)B * T;
+    // the activation gradients: no dprobs ever (the backward goes from the loss straight to
+    // dlogits); the fast path has no dlogits either (written over the probabilities) and
+    // no dpreatt/datt
     size_t sizes[GPT2_NUM_ACTIVATION_TENSORS], n = 0;
     gpt2_activation_sizes(cfg, B, T, sizes);
+    sizes[GPT2_ACT_PROBS] = 0;
+    if (!ref) sizes[GPT2_ACT_LOGITS] = sizes[GPT2_ACT_PREATT] = sizes[GPT2_ACT_ATT] = 0;
     for (int i = 0; i < GPT2_NUM_ACTIVATION_TENSORS; i++) n += sizes[i];
+    if (model->grads_acts_capacity < n) {
+        free(model->grads_acts_memory);
+        model->grads_acts_memory = (float*)malloc(n * sizeof(float));
+        model->grads_acts_capacity = model->grads_acts_memory != NULL ? n : 0;
+        if (model->grads_acts_memory == NULL)
+            return bs_error_set(BS_ENOMEM, "out of memory for the activation gradients (%zu floats)", n);
+    }
     GPT2Activations da;
     gpt2_point_activations(&da, model->grads_acts_memory, sizes);
     memset(model->grads_acts_memory, 0, n * sizeof(float));
@@ -398,8 +423,15 @@ static inline int gpt2_backward(GPT2* model) {
     // d(mean loss)/d(loss at each position) = 1/(B*T)
     float dloss = 1.0f / (float)BT;
     for (size_t i = 0; i < BT; i++) da.losses[i] = dloss;
-    crossentropy_softmax_backward(da.logits, da.losses, a.probs, model->targets, B, T, V, Vp);
-    gpt2_matmul_backward(model, da.lnf, g.wte, NULL, da.logits, a.lnf, p.wte, B, T, C, Vp);
+    float* dlogits = da.logits;
+    if (ref) {
+        crossentropy_softmax_backward(da.logits, da.losses, a.probs, model->targets, B, T, V, Vp);
+    } else {
+        crossentropy_softmax_backward_fast(a.probs, da.losses, model->targets, B, T, V, Vp);
+        dlogits = a.probs; // the probabilities are gone from here on
+        model->has_targets = 0;
+    }
+    gpt2_matmul_backward(model, da.lnf, g.wte, NULL, dlogits, a.lnf, p.wte, B, T, C, Vp);
     float* last = a.residual3 + (size_t)(L - 1) * BT * C;
     float* dlast = da.residual3 + (size_t)(L - 1) * BT * C;
     gpt2_layernorm_backward(model, dlast, g.lnfw, g.lnfb, da.lnf, last, p.lnfw, a.lnf_mean, a.lnf_rstd, B, T, C);
@@ -411,7 +443,8 @@ static inline int gpt2_backward(GPT2* model) {
         residual_backward(da.residual2 + o1, da.fcproj + o1, da.residual3 + o1, (int)(BT * C));
         gpt2_matmul_backward(model, da.fch_gelu + o4, g.fcprojw + (size_t)l * C * 4 * C, g.fcprojb + l * C, da.fcproj + o1,
                              a.fch_gelu + o4, p.fcprojw + (size_t)l * C * 4 * C, B, T, 4 * C, C);
-        gelu_backward(da.fch + o4, a.fch + o4, da.fch_gelu + o4, (int)(BT * 4 * C));
+        if (ref) gelu_backward(da.fch + o4, a.fch + o4, da.fch_gelu + o4, (int)(BT * 4 * C));
+        else gelu_backward_fast(da.fch + o4, a.fch + o4, da.fch_gelu + o4, (int)(BT * 4 * C));
         gpt2_matmul_backward(model, da.ln2 + o1, g.fcw + (size_t)l * 4 * C * C, g.fcb + l * 4 * C, da.fch + o4,
                              a.ln2 + o1, p.fcw + (size_t)l * 4 * C * C, B, T, C, 4 * C);
         gpt2_layernorm_backward(model, da.residual2 + o1, g.ln2w + l * C, g.ln2b + l * C, da.ln2 + o1, a.residual2 + o1,
@@ -420,7 +453,8 @@ static inline int gpt2_backward(GPT2* model) {
         residual_backward(dresidual, da.attproj + o1, da.residual2 + o1, (int)(BT * C));
         gpt2_matmul_backward(model, da.atty + o1, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, da.attproj + o1,
                              a.atty + o1, p.attprojw + (size_t)l * C * C, B, T, C, C);
-        attention_backward(da.qkv + o3, da.preatt + oa, da.att + oa, da.atty + o1, a.qkv + o3, a.att + oa, B, T, C, NH);
+        if (ref) attention_backward(da.qkv + o3, da.preatt + oa, da.att + oa, da.atty + o1, a.qkv + o3, a.att + oa, B, T, C, NH);
+        else attention_backward_fast(da.qkv + o3, NULL, NULL, da.atty + o1, a.qkv + o3, a.att + oa, B, T, C, NH);
         gpt2_matmul_backward(model, da.ln1 + o1, g.qkvw + (size_t)l * 3 * C * C, g.qkvb + l * 3 * C, da.qkv + o3,
                              a.ln1 + o1, p.qkvw + (size_t)l * 3 * C * C, B, T, C, 3 * C);
         gpt2_layernorm_backward(model, dresidual, g.ln1w + l * C, g.ln1b + l * C, da.ln1 + o1, residual,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dggr.h"
 #include "quantize.h"
 #include "utils.h"
 
@@ -30,6 +31,7 @@ typedef struct {
     int batch_size;            // -b
     int seq_len;               // -t
     int max_steps;             // -x
+    long long total_batch_tokens; // -d: tokens per optimizer step, by gradient accumulation over B*T batches (0: B*T)
     // learning rate and optimizer
     float learning_rate;       // -lr
     int warmup_steps;          // -u
@@ -45,11 +47,18 @@ typedef struct {
     int gen_tokens;            // -g
     int checkpoint_every;      // -n
     int log_every;             // -pe: print the progress line every this many steps
-    float bsz_delta;           // -delta: quantization step of the coded checkpoints model_*.bsz (codec, doc/format.md)
     // other
     long long seed;            // -seed
     int random_batches;        // -rb 1: random training batches, 0: sequential
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
+    // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
+    float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
+    float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
+    const char* rate_variant;  // -lv: coupled | decoupled
+    const char* rate_shape;    // -ls: global | tensor | fixed:<nu>
+    const char* rate_set;      // -lc: matrices | all
+    int rate_steps;            // -lk: BackSlash for the first K steps, then plain (0: throughout)
+    float rate_delta;          // -ld: quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param
 } TrainArgs;
 
 static inline void train_args_defaults(TrainArgs* a) {
@@ -75,9 +84,15 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->gen_tokens = 64;
     a->checkpoint_every = 0;
     a->log_every = 1;
-    a->bsz_delta = QUANTIZE_DEFAULT_DELTA;
     a->seed = 1337;
     a->random_batches = 1;
+    a->lambda = 0.0f;
+    a->rate_eps = DGGR_DEFAULT_EPS;
+    a->rate_variant = DGGR_DEFAULT_VARIANT == DGGR_COUPLED ? "coupled" : "decoupled";
+    a->rate_shape = "global";
+    a->rate_set = "matrices";
+    a->rate_steps = 0;
+    a->rate_delta = QUANTIZE_DEFAULT_DELTA;
 }
 
 enum { ARG_STRING, ARG_INT, ARG_INT64, ARG_FLOAT };
@@ -104,6 +119,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
@@ -118,10 +134,17 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-g", ARG_INT, &a->gen_tokens, 0, 65536, "tokens per sample (0: no samples)");
     ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write model_*.bin and state_*.bin every this many steps (and at the end)");
     ARG("-pe", ARG_INT, &a->log_every, 1, 1 << 30, "print the progress line every this many steps");
-    ARG("-delta", ARG_FLOAT, &a->bsz_delta, 1e-30, 1e30, "quantization step Delta of the coded checkpoints model_*.bsz");
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
+    // BackSlash (doc/backslash.md)
+    ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
+    ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
+    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam, the paper) or decoupled (shrink after AdamW, the authors' code)");
+    ARG("-ls", ARG_STRING, &a->rate_shape, 0, 0, "BackSlash: shape nu: global (one, estimated every step), tensor (one per tensor) or fixed:<nu> (1 = L1, 2 = L2)");
+    ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
+    ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
+    ARG("-ld", ARG_FLOAT, &a->rate_delta, 1e-9, 1, "quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param");
 #undef ARG
     return n;
 }
@@ -180,7 +203,18 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
         }
     }
     if (a->resume && a->output_dir == NULL) return bs_error_set(BS_EINVAL, "flag -y 1 needs -o (the directory holding state_*.bin)");
-    return BS_OK;
+    DGGRConfig rate = dggr_config_default(); // BackSlash's mode words
+    return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
+}
+
+// BackSlash's settings from the flags (-l, -le, -lv, -ls, -lc, -lk, -ld), for both trainers
+static inline int train_args_dggr_config(const TrainArgs* a, DGGRConfig* c) {
+    *c = dggr_config_default();
+    c->lambda = a->lambda;
+    c->eps = a->rate_eps;
+    c->schedule_steps = a->rate_steps;
+    c->delta = a->rate_delta;
+    return dggr_config_parse(c, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
 #endif // LLMC_TRAIN_ARGS_H

@@ -15,6 +15,8 @@
    step    int64: steps completed
    loader  DataLoaderState of the training loader (3 x uint64)
    rng     uint64: the trainer's sampling RNG state
+   dggr    BackSlash's per-tensor weight moments (llmc/dggr.h, dggr_state_write), so that
+           a resumed run estimates the same nu bit for bit
    run     int32 x 2: B, T of the run (a resume with another B or T is refused)
  A reader looks sections up by tag and ignores tags it does not know (a newer feature's),
  so that adding a section never breaks an older reader; it refuses a bad magic, an

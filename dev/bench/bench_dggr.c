@@ -12,11 +12,11 @@
 // plain AdamW over the flat array (the loop of llmc/adamw.h, vectorized)
 static void plain_adamw_pass(float* w, const float* g, float* m, float* v, size_t n, float lr, float b1, float b2,
                              float eps, float wd, int t) {
-    AdamWStep a = adamw_step_constants(lr, b1, b2, eps, 1.0f, t);
+    DGGRAdamWStep a = dggr_adamw_constants(lr, b1, b2, eps, 1.0f, t);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float mi = m[i], vi = v[i];
-        w[i] = adamw_element(w[i], g[i] * a.grad_scale, &mi, &vi, &a, wd);
+        w[i] = dggr_adamw_element(w[i], g[i] * a.grad_scale, &mi, &vi, &a, wd);
         m[i] = mi;
         v[i] = vi;
     }

@@ -257,9 +257,88 @@ static void fast_vs_reference(void) {
     }
 }
 
+static void fast_vs_reference_other(void) {
+    // fast_expf against exp() in double over the whole float range it serves
+    double worst = 0.0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 2000000.0f;
+        double e = fabs((double)fast_expf(x) / exp((double)x) - 1.0);
+        if (!(e <= worst)) worst = e;
+    }
+    int ok = worst <= 5e-7;
+    failures += !ok;
+    printf("  %-4s %-44s relative max err %.2e (tol 5e-07)\n", ok ? "ok" : "FAIL", "fast_expf on [-87, 88]", worst);
+
+    // attention, on shapes with T not a multiple of anything
+    const int shapes[][4] = {{2, 7, 32, 4}, {2, 33, 64, 2}, {1, 1, 8, 1}};
+    for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+        int B = shapes[k][0], T = shapes[k][1], C = shapes[k][2], NH = shapes[k][3];
+        size_t n_in = (size_t)B * T * 3 * C, n_out = (size_t)B * T * C, n_att = (size_t)B * NH * T * T;
+        float* inp = randn(n_in, 2);
+        float* dout = randn(n_out, 1);
+        float *out[2] = {zeros(n_out), zeros(n_out)}, *pre[2] = {zeros(n_att), zeros(n_att)}, *att[2] = {zeros(n_att), zeros(n_att)};
+        float* dinp0 = randn(n_in, 1);
+        float *dinp[2] = {zeros(n_in), zeros(n_in)};
+        float *dpre = zeros(n_att), *datt = zeros(n_att);
+        attention_forward(out[0], pre[0], att[0], inp, B, T, C, NH);
+        attention_forward_fast(out[1], pre[1], att[1], inp, B, T, C, NH);
+        memcpy(dinp[0], dinp0, n_in * sizeof(float));
+        memcpy(dinp[1], dinp0, n_in * sizeof(float));
+        attention_backward(dinp[0], dpre, datt, dout, inp, att[0], B, T, C, NH);
+        attention_backward_fast(dinp[1], NULL, NULL, dout, inp, att[0], B, T, C, NH);
+        char what[96];
+        snprintf(what, sizeof(what), "attention_forward out B%d T%d C%d NH%d", B, T, C, NH);
+        compare(what, out[1], out[0], n_out);
+        snprintf(what, sizeof(what), "attention_forward att B%d T%d C%d NH%d", B, T, C, NH);
+        compare(what, att[1], att[0], n_att);
+        snprintf(what, sizeof(what), "attention_backward dinp B%d T%d C%d NH%d", B, T, C, NH);
+        compare(what, dinp[1], dinp[0], n_in);
+        for (int j = 0; j < 2; j++) { free(out[j]); free(pre[j]); free(att[j]); free(dinp[j]); }
+        free(inp); free(dout); free(dinp0); free(dpre); free(datt);
+    }
+
+    // GELU over [-8, 8]
+    int N = 10007;
+    float* x = (float*)malloc_or_die(N * sizeof(float));
+    for (int i = 0; i < N; i++) x[i] = -8.0f + 16.0f * (float)i / (float)(N - 1);
+    float* dout = randn(N, 1);
+    float *y[2] = {zeros(N), zeros(N)}, *dx[2] = {randn(N, 1), zeros(N)};
+    memcpy(dx[1], dx[0], N * sizeof(float));
+    gelu_forward(y[0], x, N);
+    gelu_forward_fast(y[1], x, N);
+    gelu_backward(dx[0], x, dout, N);
+    gelu_backward_fast(dx[1], x, dout, N);
+    compare("gelu_forward on [-8, 8]", y[1], y[0], N);
+    compare("gelu_backward on [-8, 8]", dx[1], dx[0], N);
+    free(x); free(dout);
+    for (int j = 0; j < 2; j++) { free(y[j]); free(dx[j]); }
+
+    // fused in-place softmax + cross-entropy against the separate reference layers
+    int B = 3, T = 5, V = 1000, Vp = 1024;
+    size_t n = (size_t)B * T * Vp;
+    float* logits = randn(n, 8);
+    float* work = (float*)malloc_or_die(n * sizeof(float));
+    memcpy(work, logits, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) if (i % Vp >= (size_t)V) work[i] = logits[i] = 123.0f; // padding is ignored
+    int* targets = (int*)malloc_or_die((size_t)B * T * sizeof(int));
+    for (int i = 0; i < B * T; i++) targets[i] = (i * 97) % V;
+    float *probs = zeros(n), *losses[2] = {zeros((size_t)B * T), zeros((size_t)B * T)};
+    float *dlosses = randn((size_t)B * T, 1), *dlogits = zeros(n);
+    softmax_forward(probs, logits, B, T, V, Vp);
+    crossentropy_forward(losses[0], probs, targets, B, T, Vp);
+    crossentropy_softmax_backward(dlogits, dlosses, probs, targets, B, T, V, Vp);
+    softmax_crossentropy_forward_fast(work, losses[1], targets, B, T, V, Vp);
+    compare("softmax_crossentropy_forward_fast probs", work, probs, n);
+    compare("softmax_crossentropy_forward_fast losses", losses[1], losses[0], (size_t)B * T);
+    crossentropy_softmax_backward_fast(work, dlosses, targets, B, T, V, Vp);
+    compare("crossentropy_softmax_backward_fast dlogits", work, dlogits, n);
+    free(logits); free(work); free(targets); free(probs); free(losses[0]); free(losses[1]); free(dlosses); free(dlogits);
+}
+
 int main(void) {
     finite_differences();
     fast_vs_reference();
+    fast_vs_reference_other();
     printf(failures ? "FAILED: %d checks\n" : "all checks passed\n", failures);
     return failures ? 1 : 0;
 }

@@ -2,7 +2,8 @@
  Tests of llmc/dggr.h, the fused AdamW + DGGR update.
 
    test_dggr                       unit tests (seconds):
-     - lambda = 0, and steps after the schedule's end, give exactly plain AdamW (bit for bit)
+     - lambda = 0, and steps after the schedule's end, give exactly adamw_update's result
+       (llmc/adamw.h, the trainer's plain AdamW) bit for bit
      - results do not depend on the number of threads (w, m, v and every statistic)
      - fixed nu = 1 and nu = 2 (eps = 0) equal L1 and L2 penalties added to the gradient
      - the statistics (moments, zero fraction, rate) equal a plain recomputation
@@ -15,6 +16,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "../../llmc/adamw.h"
 #include "../../llmc/dggr.h"
 #include "../../llmc/utils.h"
 
@@ -99,22 +101,13 @@ static const struct { float lr, beta1, beta2, eps, weight_decay, grad_scale; } H
 #define DGGR_STEP(d, p, t, with_rate) \
     dggr_step((d), (p)->w, (p)->grad, (p)->m, (p)->v, HP.lr, HP.beta1, HP.beta2, HP.eps, HP.weight_decay, HP.grad_scale, (t), (with_rate))
 
-// plain AdamW, the loop of adamw_update (llmc/adamw.h) written out here, per segment with
-// weight decay where the segment's decay flag is set (the reference for lambda = 0)
+// plain AdamW: adamw_update of llmc/adamw.h per segment, with weight decay where the
+// segment's decay flag is set, as gpt2_adamw_step does per tensor (the reference for lambda = 0)
 static void plain_adamw(Problem* p, int t) {
     for (int s = 0; s < p->num_segments; s++) {
-        float wd = p->seg[s].decay ? HP.weight_decay : 0.0f;
-        float bc1 = 1.0f - powf(HP.beta1, (float)t), bc2 = 1.0f - powf(HP.beta2, (float)t);
-        for (size_t i = p->seg[s].offset; i < p->seg[s].offset + p->seg[s].numel; i++) {
-            float g = p->grad[i] * HP.grad_scale;
-            float mi = HP.beta1 * p->m[i] + (1.0f - HP.beta1) * g;
-            float vi = HP.beta2 * p->v[i] + (1.0f - HP.beta2) * g * g;
-            float mhat = mi / bc1;
-            float vhat = vi / bc2;
-            p->m[i] = mi;
-            p->v[i] = vi;
-            p->w[i] -= HP.lr * (mhat / (sqrtf(vhat) + HP.eps) + wd * p->w[i]);
-        }
+        size_t o = p->seg[s].offset;
+        adamw_update(p->w + o, p->grad + o, p->m + o, p->v + o, p->seg[s].numel, HP.lr, HP.beta1, HP.beta2, HP.eps,
+                     p->seg[s].decay ? HP.weight_decay : 0.0f, HP.grad_scale, t);
     }
 }
 
@@ -263,6 +256,8 @@ static void test_statistics_and_state(void) {
     DGGR d, e;
     DGGRConfig cfg = dggr_config_default();
     cfg.lambda = 1000.0f;
+    cfg.eps = 1e-3f;
+    cfg.variant = DGGR_COUPLED; // the rate is then that of the weights before the step
     cfg.shape_mode = DGGR_SHAPE_TENSOR;
     CHECK(dggr_init(&d, &cfg, p.seg, p.num_segments) == BS_OK, "init");
     dggr_measure(&d, p.w);

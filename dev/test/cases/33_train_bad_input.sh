@@ -88,7 +88,7 @@ expect "flag -x" "'99999999999999999999'" -- "${tiny[@]}" -x 9999999999999999999
 expect "flag -x needs a value" -- "${tiny[@]}" -x
 grep -q "usage:" "$dir/err" || fail "no usage after a bad flag"
 expect "unknown flag --bogus" -- --bogus 1
-expect "unknown flag -l" -- -l 5
+expect "flag -l" "'-5'" -- "${tiny[@]}" -l -5
 expect "flag -y 1 needs -o" -- "${tiny[@]}" -y 1
 expect "flag -e" "d0" "positive" -- -e d0 -x 1
 expect "flag -e" "d2w63h2" "divide channels" -- -e d2w63h2 -x 1

@@ -1,0 +1,167 @@
+/*
+ train_checkpoint.h: what a trainer writes at a checkpoint and reads to resume, shared by
+ the CPU trainer (train_gpt2.c) and the CUDA trainer (train_gpt2.cu), so that a run
+ started on one continues on the other from the same files:
+   <dir>/model_%08d.bin   the weights, llm.c's fp32 checkpoint (model_fp32.h)
+   <dir>/model_%08d.bsz   the weights coded: quantized, value-mapped, exp-Golomb (bsz.h), when asked
+   <dir>/state_%08d.bin   the training state (train_state.h), sections
+       config  6 x int32: max_seq_len, vocab_size, padded_vocab_size, num_layers, num_heads, channels
+       params  fp32 x num_params      adam_m, adam_v  fp32 x num_params
+       step    int64: steps completed
+       loader  DataLoaderState of the training loader (3 x uint64)
+       rng     uint64: the sampling RNG's state
+       run     int32 x 2: B, T of the run
+       dggr    BackSlash's per-tensor moments (dggr_state_write), when the run has them
+ The host arrays are fp32 on both trainers (the GPU's fp32 master weights and moments).
+ Plain C that also compiles as C++ (nvcc): no jumps over initialisations.
+*/
+#ifndef LLMC_TRAIN_CHECKPOINT_H
+#define LLMC_TRAIN_CHECKPOINT_H
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bsz.h"
+#include "dataloader.h"
+#include "dggr.h"
+#include "gpt2_params.h"
+#include "model_fp32.h"
+#include "train_state.h"
+#include "utils.h"
+
+typedef struct {
+    int step;               // steps completed
+    DataLoaderState loader; // of the training loader
+    uint64_t sample_rng;    // the sampling RNG's state
+    int batch_size, seq_len;
+} TrainProgress;
+
+// writes model_<step>.bin, model_<step>.bsz (when bsz != NULL) and state_<step>.bin into
+// dir; dggr may be NULL (no "dggr" section)
+static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, const float* params, const float* m,
+                                        const float* v, const TrainProgress* pr, const DGGR* dggr, const BszOptions* bsz) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
+    int rc = model_fp32_write(path, c, params);
+    if (rc != BS_OK) return rc;
+    if (bsz != NULL) {
+        snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, pr->step);
+        if ((rc = bsz_write(path, c, params, bsz)) != BS_OK) return rc;
+    }
+    snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
+    int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
+    int64_t step = pr->step;
+    int32_t run[2] = {pr->batch_size, pr->seq_len};
+    size_t bytes = gpt2_num_params(c) * sizeof(float);
+    uint8_t* dggr_bytes = NULL;
+    size_t dggr_size = 0;
+    if (dggr != NULL) {
+        dggr_size = dggr_state_size(dggr);
+        dggr_bytes = (uint8_t*)malloc(dggr_size);
+        if (dggr_bytes == NULL) return bs_error_set(BS_ENOMEM, "%s: out of memory", path);
+        dggr_state_write(dggr, dggr_bytes);
+    }
+    TrainStateWriter w;
+    rc = train_state_writer_open(&w, path);
+    if (rc == BS_OK) {
+        if ((rc = train_state_write_section(&w, "config", config, sizeof(config))) != BS_OK ||
+            (rc = train_state_write_section(&w, "params", params, bytes)) != BS_OK ||
+            (rc = train_state_write_section(&w, "adam_m", m, bytes)) != BS_OK ||
+            (rc = train_state_write_section(&w, "adam_v", v, bytes)) != BS_OK ||
+            (rc = train_state_write_section(&w, "step", &step, sizeof(step))) != BS_OK ||
+            (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
+            (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
+            (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK ||
+            (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK))
+            train_state_writer_abort(&w);
+        else
+            rc = train_state_writer_commit(&w);
+    }
+    free(dggr_bytes);
+    return rc;
+}
+
+// the highest N of <dir>/state_N.bin, or -1 when there is none
+static inline int train_checkpoint_latest(const char* dir) {
+    DIR* d = opendir(dir);
+    if (d == NULL) return -1;
+    int best = -1;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        int step = -1;
+        char tail[8] = {0};
+        if (strlen(e->d_name) == 18 && sscanf(e->d_name, "state_%8d%4s", &step, tail) == 2 && strcmp(tail, ".bin") == 0 &&
+            step > best)
+            best = step;
+    }
+    closedir(d);
+    return best;
+}
+
+// What a training state holds. params, m, v are malloc'd (num_params floats each);
+// dggr_section points into ts (NULL when the file has none) for dggr_state_read once
+// the caller has set up its DGGR for this config. Free with train_checkpoint_free.
+typedef struct {
+    TrainState ts;
+    GPT2Config config;
+    float *params, *m, *v;
+    TrainProgress progress;
+    const uint8_t* dggr_section;
+    size_t dggr_size;
+} TrainCheckpoint;
+
+static inline void train_checkpoint_free(TrainCheckpoint* ck) {
+    free(ck->params);
+    free(ck->m);
+    free(ck->v);
+    train_state_free(&ck->ts);
+    memset(ck, 0, sizeof(*ck));
+}
+
+static inline int train_checkpoint_load(const char* path, TrainCheckpoint* ck) {
+    memset(ck, 0, sizeof(*ck));
+    int rc = train_state_read(path, &ck->ts);
+    if (rc != BS_OK) return rc;
+    int32_t cfg[6], run[2];
+    int64_t step = 0;
+    if ((rc = train_state_get(&ck->ts, "config", cfg, sizeof(cfg))) != BS_OK) { train_checkpoint_free(ck); return rc; }
+    GPT2Config c = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]};
+    if ((rc = gpt2_config_validate(&c, path)) != BS_OK) { train_checkpoint_free(ck); return rc; }
+    ck->config = c;
+    size_t bytes = gpt2_num_params(&c) * sizeof(float);
+    ck->params = (float*)malloc(bytes);
+    ck->m = (float*)malloc(bytes);
+    ck->v = (float*)malloc(bytes);
+    if (ck->params == NULL || ck->m == NULL || ck->v == NULL) {
+        train_checkpoint_free(ck);
+        return bs_error_set(BS_ENOMEM, "%s: out of memory for the parameters and moments", path);
+    }
+    TrainProgress* pr = &ck->progress;
+    if ((rc = train_state_get(&ck->ts, "params", ck->params, bytes)) != BS_OK ||
+        (rc = train_state_get(&ck->ts, "adam_m", ck->m, bytes)) != BS_OK ||
+        (rc = train_state_get(&ck->ts, "adam_v", ck->v, bytes)) != BS_OK ||
+        (rc = train_state_get(&ck->ts, "step", &step, sizeof(step))) != BS_OK ||
+        (rc = train_state_get(&ck->ts, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
+        (rc = train_state_get(&ck->ts, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
+        (rc = train_state_get(&ck->ts, "run", run, sizeof(run))) != BS_OK) {
+        train_checkpoint_free(ck);
+        return rc;
+    }
+    if (step < 0 || step > (1 << 30)) {
+        train_checkpoint_free(ck);
+        return bs_error_set(BS_EFORMAT, "%s: step %lld out of range", path, (long long)step);
+    }
+    pr->step = (int)step;
+    pr->batch_size = run[0];
+    pr->seq_len = run[1];
+    const TrainStateSection* s = train_state_find(&ck->ts, "dggr");
+    if (s != NULL) {
+        ck->dggr_section = s->data;
+        ck->dggr_size = (size_t)s->size;
+    }
+    return BS_OK;
+}
+
+#endif // LLMC_TRAIN_CHECKPOINT_H
