@@ -4,8 +4,9 @@
  The path of the data: token files (dataloader.h) -> batches -> the model's forward and
  backward (gpt2_cpu.h, layers in cpu_kernels.h / cpu_fast.h) -> gradient clipping and
  AdamW with warmup + cosine learning rate (adamw.h), with BackSlash's rate term fused in
- (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's
- format) and the full training state for resume (train_state.h) -> log.csv (logger.h).
+ (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
+ quantized, value-mapped, EG-coded model) and the full training state for resume
+ (train_state.h) -> log.csv (logger.h). -e also takes a coded model (.bsz).
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/adamw.h"
+#include "llmc/bsz_report.h" // codec: the coded model's size report
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/gpt2_cpu.h"
@@ -78,6 +80,11 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
     snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
     int rc = gpt2_save_checkpoint(model, path);
     if (rc != BS_OK) return rc;
+    // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
+    BszOptions coded = bsz_default_options();
+    coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
+    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, pr->step);
+    if ((rc = bsz_write(path, &model->config, model->params_memory, &coded)) != BS_OK) return rc;
     snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
     const GPT2Config* c = &model->config;
     int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
@@ -101,6 +108,20 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
     free(dggr);
     if (rc != BS_OK || (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK) return rc;
     return train_state_writer_commit(&w);
+}
+
+// codec: the size report of <dir>/model_<step>.bsz (bits/param for FL, EG, Huffman and the
+// entropy; the file against fp32 and bf16), as `./bsz info --total` prints it
+static void print_coded_model_report(const char* dir, int step) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, step);
+    BszFile f;
+    BszReport rep;
+    if (bsz_open(&f, path) != BS_OK || bsz_report_build(&f, &rep) != BS_OK) die("%s", bs_error());
+    printf("coded model %s (./bsz info %s for every tensor)\n", path, path);
+    bsz_report_print(stdout, &rep, 0);
+    bsz_report_free(&rep);
+    bsz_close(&f);
 }
 
 // the highest N of <dir>/state_N.bin, or -1 when there is none
@@ -347,7 +368,8 @@ int main(int argc, char** argv) {
             (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
             Progress now = {step, train.state, sample_rng.state};
             if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
-            printf("wrote %s/model_%08d.bin and state_%08d.bin\n", args.output_dir, step, step);
+            printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+            if (last) print_coded_model_report(args.output_dir, step); // codec: the size report of the final model
         }
         if (last) { // the final evaluation gets a row of its own
             logger_set(&lg, "step", step);
