@@ -244,9 +244,29 @@ static void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
+// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
+static int make_directories(const char* path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
+    for (char* p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
 // ----------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
+    cpu_threads_passive_wait(argv);
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
@@ -258,7 +278,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    if (args.output_dir != NULL && mkdir(args.output_dir, 0777) != 0 && errno != EEXIST)
+    if (args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
