@@ -4,8 +4,9 @@
  The path of the data: token files (dataloader.h) -> batches -> the model's forward and
  backward (gpt2_cpu.h, layers in cpu_kernels.h / cpu_fast.h) -> gradient clipping and
  AdamW with warmup + cosine learning rate (adamw.h), with BackSlash's rate term fused in
- (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's
- format) and the full training state for resume (train_state.h) -> log.csv (logger.h).
+ (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
+ quantized, value-mapped, EG-coded model) and the full training state for resume
+ (train_state.h) -> log.csv (logger.h). -e also takes a coded model (.bsz).
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/adamw.h"
+#include "llmc/bsz_report.h" // codec: the coded model's size report
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/gpt2_cpu.h"
@@ -51,12 +53,8 @@ typedef struct {
 
 // BackSlash: the rate term's settings from the flags, over the model's tensors
 static int backslash_init(Optimizer* opt, const GPT2* model, const TrainArgs* args) {
-    DGGRConfig c = dggr_config_default();
-    c.lambda = args->lambda;
-    c.eps = args->rate_eps;
-    c.schedule_steps = args->rate_steps;
-    c.delta = args->rate_delta;
-    int rc = dggr_config_parse(&c, args->rate_variant, args->rate_shape, args->rate_set, "-lv", "-ls", "-lc");
+    DGGRConfig c;
+    int rc = train_args_dggr_config(args, &c);
     if (rc != BS_OK) return rc;
     return dggr_init_gpt2(&opt->dggr, &c, &model->config);
 }
@@ -82,6 +80,11 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
     snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
     int rc = gpt2_save_checkpoint(model, path);
     if (rc != BS_OK) return rc;
+    // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
+    BszOptions coded = bsz_default_options();
+    coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
+    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, pr->step);
+    if ((rc = bsz_write(path, &model->config, model->params_memory, &coded)) != BS_OK) return rc;
     snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
     const GPT2Config* c = &model->config;
     int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
@@ -105,6 +108,20 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
     free(dggr);
     if (rc != BS_OK || (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK) return rc;
     return train_state_writer_commit(&w);
+}
+
+// codec: the size report of <dir>/model_<step>.bsz (bits/param for FL, EG, Huffman and the
+// entropy; the file against fp32 and bf16), as `./bsz info --total` prints it
+static void print_coded_model_report(const char* dir, int step) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, step);
+    BszFile f;
+    BszReport rep;
+    if (bsz_open(&f, path) != BS_OK || bsz_report_build(&f, &rep) != BS_OK) die("%s", bs_error());
+    printf("coded model %s (./bsz info %s for every tensor)\n", path, path);
+    bsz_report_print(stdout, &rep, 0);
+    bsz_report_free(&rep);
+    bsz_close(&f);
 }
 
 // the highest N of <dir>/state_N.bin, or -1 when there is none
@@ -227,9 +244,29 @@ static void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
+// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
+static int make_directories(const char* path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
+    for (char* p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
 // ----------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
+    cpu_threads_passive_wait(argv);
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
@@ -241,7 +278,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    if (args.output_dir != NULL && mkdir(args.output_dir, 0777) != 0 && errno != EEXIST)
+    if (args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
@@ -286,9 +323,11 @@ int main(int argc, char** argv) {
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
     int B = args.batch_size, T = args.seq_len;
-    if (args.total_batch_tokens != 0 && args.total_batch_tokens != (long long)B * T)
-        die("flag -d: gradient accumulation (%lld tokens per step with B*T = %d) is train_gpt2cu's; here a step is one batch",
-            args.total_batch_tokens, B * T);
+    // -d: tokens per step, by gradient accumulation over `accum` batches (as train_gpt2cu)
+    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : (long long)B * T;
+    if (tokens_per_step % ((long long)B * T) != 0)
+        die("flag -d: %lld tokens per step is not a multiple of B*T = %d", tokens_per_step, B * T);
+    int accum = (int)(tokens_per_step / ((long long)B * T));
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
@@ -322,8 +361,8 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
     if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
 
-    printf("training: %d steps, B=%d T=%d (%d tokens/step), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
-           args.max_steps, B, T, B * T, args.learning_rate, args.warmup_steps,
+    printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
+           args.max_steps, B, T, tokens_per_step, accum, args.learning_rate, args.warmup_steps,
            args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
            args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
            args.reference_kernels ? ", reference kernels" : "");
@@ -349,7 +388,8 @@ int main(int argc, char** argv) {
             (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
             Progress now = {step, train.state, sample_rng.state};
             if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
-            printf("wrote %s/model_%08d.bin and state_%08d.bin\n", args.output_dir, step, step);
+            printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+            if (last) print_coded_model_report(args.output_dir, step); // codec: the size report of the final model
         }
         if (last) { // the final evaluation gets a row of its own
             logger_set(&lg, "step", step);
@@ -358,21 +398,27 @@ int main(int argc, char** argv) {
             break;
         }
 
-        // one training step
+        // one training step over `accum` batches (-d): each backward adds the gradient of its
+        // batch's mean loss, so the step's mean gradient is the sum / accum (norm and scale)
         double t0 = now_seconds();
-        dataloader_next_batch(&train);
-        if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
-        if (gpt2_zero_grad(&model) != BS_OK || gpt2_backward(&model) != BS_OK) die("%s", bs_error());
-        float loss = model.mean_loss;
+        if (gpt2_zero_grad(&model) != BS_OK) die("%s", bs_error());
+        double loss_sum = 0.0;
+        for (int micro = 0; micro < accum; micro++) {
+            dataloader_next_batch(&train);
+            if (gpt2_forward(&model, train.inputs, train.targets, B, T) != BS_OK) die("%s", bs_error());
+            if (gpt2_backward(&model) != BS_OK) die("%s", bs_error());
+            loss_sum += model.mean_loss;
+        }
+        float loss = (float)(loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
-        double norm = grad_norm_l2(model.grads_memory, model.num_params);
-        float scale = grad_clip_scale(norm, args.grad_clip);
+        double norm = grad_norm_l2(model.grads_memory, model.num_params) / accum;
+        float scale = grad_clip_scale(norm, args.grad_clip) / (float)accum;
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
         optimizer_step(&model, &opt, &args, lr, scale, step + 1);
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
-        double tok_s = (double)B * T / dt;
+        double tok_s = (double)tokens_per_step / dt;
         if (step % args.log_every == 0 || step == args.max_steps - 1) {
             char eta[32];
             format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));

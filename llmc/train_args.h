@@ -58,7 +58,7 @@ typedef struct {
     const char* rate_shape;    // -ls: global | tensor | fixed:<nu>
     const char* rate_set;      // -lc: matrices | all
     int rate_steps;            // -lk: BackSlash for the first K steps, then plain (0: throughout)
-    float rate_delta;          // -ld: quantization step for the zero fraction and bits/param
+    float rate_delta;          // -ld: quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param
 } TrainArgs;
 
 static inline void train_args_defaults(TrainArgs* a) {
@@ -119,7 +119,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T; train_gpt2cu)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
@@ -144,7 +144,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-ls", ARG_STRING, &a->rate_shape, 0, 0, "BackSlash: shape nu: global (one, estimated every step), tensor (one per tensor) or fixed:<nu> (1 = L1, 2 = L2)");
     ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
     ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
-    ARG("-ld", ARG_FLOAT, &a->rate_delta, 1e-9, 1, "BackSlash: quantization step Delta for the logged zero fraction and bits/param");
+    ARG("-ld", ARG_FLOAT, &a->rate_delta, 1e-9, 1, "quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param");
 #undef ARG
     return n;
 }
@@ -205,6 +205,16 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     if (a->resume && a->output_dir == NULL) return bs_error_set(BS_EINVAL, "flag -y 1 needs -o (the directory holding state_*.bin)");
     DGGRConfig rate = dggr_config_default(); // BackSlash's mode words
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
+}
+
+// BackSlash's settings from the flags (-l, -le, -lv, -ls, -lc, -lk, -ld), for both trainers
+static inline int train_args_dggr_config(const TrainArgs* a, DGGRConfig* c) {
+    *c = dggr_config_default();
+    c->lambda = a->lambda;
+    c->eps = a->rate_eps;
+    c->schedule_steps = a->rate_steps;
+    c->delta = a->rate_delta;
+    return dggr_config_parse(c, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
 #endif // LLMC_TRAIN_ARGS_H

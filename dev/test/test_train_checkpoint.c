@@ -5,6 +5,10 @@
  llm.c checkpoint of the same weights, the coded model decodes to them within Delta/2, the latest state is found among other files, and
  damaged or incomplete states are refused with a message naming the file.
  Usage: test_train_checkpoint TMPDIR
+        test_train_checkpoint --rewrite STATE OUTDIR
+ The second form reads a training state (e.g. one train_gpt2 wrote) with
+ train_checkpoint_load and writes it again with train_checkpoint_save into OUTDIR, as the
+ CUDA trainer would: case 65 resumes train_gpt2 from the rewritten files.
 */
 #include <math.h>
 #include <stdio.h>
@@ -24,8 +28,33 @@ static void touch(const char* path) {
     fclose(f);
 }
 
+// reads STATE and writes it again into OUTDIR (same step) through train_checkpoint.h
+static int rewrite(const char* state, const char* outdir) {
+    TrainCheckpoint ck;
+    if (train_checkpoint_load(state, &ck) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+    DGGR d;
+    DGGRConfig dc = dggr_config_default();
+    const DGGR* dp = NULL;
+    if (ck.dggr_section != NULL) {
+        if (dggr_init_gpt2(&d, &dc, &ck.config) != BS_OK ||
+            dggr_state_read(&d, ck.dggr_section, ck.dggr_size, state) != BS_OK) {
+            fprintf(stderr, "error: %s\n", bs_error());
+            return 1;
+        }
+        dp = &d;
+    }
+    int rc = train_checkpoint_save(outdir, &ck.config, ck.params, ck.m, ck.v, &ck.progress, dp, NULL);
+    if (rc != BS_OK) fprintf(stderr, "error: %s\n", bs_error());
+    else printf("rewrote %s as %s/state_%08d.bin (%s BackSlash's moments)\n", state, outdir, ck.progress.step,
+                dp ? "with" : "without");
+    if (dp) dggr_free(&d);
+    train_checkpoint_free(&ck);
+    return rc == BS_OK ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
-    if (argc != 2) { fprintf(stderr, "usage: %s TMPDIR\n", argv[0]); return 2; }
+    if (argc == 4 && strcmp(argv[1], "--rewrite") == 0) return rewrite(argv[2], argv[3]);
+    if (argc != 2) { fprintf(stderr, "usage: %s TMPDIR | --rewrite STATE OUTDIR\n", argv[0]); return 2; }
     const char* dir = argv[1];
     GPT2Config c = {32, 100, 128, 2, 2, 16};
     size_t n = gpt2_num_params(&c);

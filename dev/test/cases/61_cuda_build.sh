@@ -19,4 +19,6 @@ err=$(mktemp build/tmp.cuda.XXXXXX)
 trap 'rm -f "$err"' EXIT
 if ./train_gpt2cu -bogus 1 >/dev/null 2>"$err"; then echo "FAIL: a bad flag was accepted"; exit 1; fi
 grep -q 'unknown flag -bogus' "$err" || { echo "FAIL: no message naming the bad flag"; cat "$err"; exit 1; }
+if ./train_gpt2cu -ref 1 >/dev/null 2>"$err"; then echo "FAIL: -ref 1 (a CPU mode) was accepted"; exit 1; fi
+grep -q 'flag -ref' "$err" || { echo "FAIL: no message naming -ref"; cat "$err"; exit 1; }
 echo "train_gpt2cu: usage and flag errors work without a GPU"
