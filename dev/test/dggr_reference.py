@@ -15,7 +15,7 @@ through D + lambda * R and torch.optim.AdamW, and compares.
       = mean|w|^2 / mean w^2 with scipy-free bisection on torch.lgamma in float64
       (global: over S; per tensor: each tensor of S; fixed: the given value).
 
-Usage: dggr_reference.py TRAJECTORY   (exit 0 when within tolerance, 1 otherwise)
+Usage: dggr_reference.py TRAJECTORY...   (exit 0 when all are within tolerance, 1 otherwise)
 """
 import sys
 
@@ -51,8 +51,7 @@ def shape_estimate(w):
     return 0.5 * (lo + hi)
 
 
-def main():
-    path = sys.argv[1]
+def check(path):
     raw = open(path, "rb").read()
     hdr = np.frombuffer(raw, dtype=np.int32, count=8)
     n, nseg, steps, variant, shape = (int(x) for x in hdr[:5])
@@ -133,6 +132,14 @@ def main():
     print(f"{names}: {steps} steps, {n} weights ({N} constrained), max |w_C - w_torch| = {worst:.2e}, "
           f"final nu {c_nu[-1]:.4f}, rate C {c_rate[-1]:.6g} -> {'ok' if ok else 'MISMATCH'}")
     return 0 if ok else 1
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: dggr_reference.py TRAJECTORY...", file=sys.stderr)
+        return 2
+    results = [check(p) for p in sys.argv[1:]]  # every file, even after a failure
+    return 1 if any(results) else 0
 
 
 if __name__ == "__main__":

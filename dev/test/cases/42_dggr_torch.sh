@@ -8,9 +8,11 @@ if ! /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
 fi
 dir=$(mktemp -d build/tmp.dggr.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+files=()
 for variant in 0 1 2; do
   for shape in 0 1 2; do
-    dev/test/bin/test_dggr --trajectory "$dir/traj.bin" $variant $shape
-    /usr/bin/python3 dev/test/dggr_reference.py "$dir/traj.bin"
+    dev/test/bin/test_dggr --trajectory "$dir/traj_${variant}_$shape.bin" $variant $shape
+    files+=("$dir/traj_${variant}_$shape.bin")
   done
 done
+/usr/bin/python3 dev/test/dggr_reference.py "${files[@]}"
