@@ -688,13 +688,53 @@ static inline int bsz_decode_tensor(const BszFile* f, int t, float* values, uint
     return rc;
 }
 
-// decodes all weights (dequantized) into params (num_params floats, llm.c order)
+// decodes all weights (dequantized) into params (num_params floats, llm.c order).
+// One parallel loop over all chunks of all tensors (no barrier per tensor, and the many
+// small tensors do not serialize), with a float table per tensor: rank -> q * Delta.
+// When those tables would be large (huge maps), tensor by tensor instead.
 static inline int bsz_decode_params(const BszFile* f, float* params) {
-    for (int t = 0; t < f->num_tensors; t++) {
-        int rc = bsz_decode_tensor(f, t, params + f->tensors[t].offset, NULL);
-        if (rc != BS_OK) return rc;
+    uint64_t table_entries = 0;
+    for (int t = 0; t < f->num_tensors; t++) table_entries += f->map_sizes[f->tensors[t].map];
+    float* tables = table_entries <= ((uint64_t)1 << 24) ? (float*)malloc(table_entries * sizeof(float)) : NULL;
+    if (tables == NULL) { // tensor by tensor
+        for (int t = 0; t < f->num_tensors; t++) {
+            int rc = bsz_decode_tensor(f, t, params + f->tensors[t].offset, NULL);
+            if (rc != BS_OK) return rc;
+        }
+        return BS_OK;
     }
-    return BS_OK;
+    uint64_t* table_at = (uint64_t*)malloc((size_t)f->num_tensors * sizeof(uint64_t));
+    int* chunk_tensor = (int*)malloc(f->num_chunks * sizeof(int));
+    if (!table_at || !chunk_tensor) {
+        free(tables); free(table_at); free(chunk_tensor);
+        return bs_error_set(BS_ENOMEM, "%s: out of memory", f->what);
+    }
+    uint64_t at = 0;
+    for (int t = 0; t < f->num_tensors; t++) {
+        const BszTensor* bt = &f->tensors[t];
+        table_at[t] = at;
+        for (uint32_t r = 0; r < f->map_sizes[bt->map]; r++) tables[at + r] = dequantize_value(f->map_values[bt->map][r], bt->delta);
+        at += f->map_sizes[bt->map];
+        for (uint64_t ch = bt->first_chunk; ch < bt->first_chunk + bt->num_chunks; ch++) chunk_tensor[ch] = t;
+    }
+    uint64_t first_bad = UINT64_MAX;
+    #pragma omp parallel for schedule(dynamic, 1) reduction(min:first_bad)
+    for (uint64_t ch = 0; ch < f->num_chunks; ch++) {
+        int t = chunk_tensor[ch];
+        const BszTensor* bt = &f->tensors[t];
+        float* out = params + bt->offset + (ch - bt->first_chunk) * f->chunk_params;
+        if (bsz_decode_chunk_values(f, t, ch, tables + table_at[t], out) != BS_OK && ch < first_bad) first_bad = ch;
+    }
+    int rc = BS_OK;
+    if (first_bad != UINT64_MAX) { // decode it again on this thread for its message
+        int t = chunk_tensor[first_bad];
+        const BszTensor* bt = &f->tensors[t];
+        float* out = params + bt->offset + (first_bad - bt->first_chunk) * f->chunk_params;
+        rc = bsz_decode_chunk_values(f, t, first_bad, tables + table_at[t], out);
+        if (rc == BS_OK) rc = bs_error_set(BS_EFORMAT, "%s: chunk %llu failed to decode", f->what, (unsigned long long)first_bad);
+    }
+    free(tables); free(table_at); free(chunk_tensor);
+    return rc;
 }
 
 // 1 when the file starts with the .bsz magic (so a loader can tell coded models apart)

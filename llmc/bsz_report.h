@@ -117,7 +117,7 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
     rep->file_bytes = f->file_size;
     rep->config = f->config;
     memcpy(rep->section_bytes, f->section_bytes, sizeof(rep->section_bytes));
-    rep->rows = (BszReportRow*)calloc((size_t)f->num_tensors, sizeof(BszReportRow));
+    rep->rows = (BszReportRow*)calloc((size_t)(unsigned)f->num_tensors, sizeof(BszReportRow));
     GPT2Tensor* layout = NULL;
     uint64_t max_numel = 0;
     uint32_t max_map = 0;
@@ -132,7 +132,7 @@ static inline int bsz_report_build(const BszFile* f, BszReport* rep) {
     snprintf(tot->name, sizeof(tot->name), "total");
     tot->k = -1;
     double tot_m1 = 0.0, tot_m2 = 0.0, tot_matrix_params = 0.0, tot_zeros = 0.0, tot_file_bits = 0.0;
-    layout = (GPT2Tensor*)malloc((size_t)f->num_tensors * sizeof(GPT2Tensor));
+    layout = (GPT2Tensor*)malloc((size_t)(unsigned)f->num_tensors * sizeof(GPT2Tensor));
     if (!layout) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory for the report", f->what); goto done; }
     gpt2_tensor_table(&f->config, layout);
     for (int t = 0; t < f->num_tensors; t++) {
