@@ -47,6 +47,19 @@ bsz: bsz.c $(BSZ_HEADERS)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
+# `make train`: a 6-layer, 384-wide GPT-2 (30 M parameters) from scratch on the corpus,
+# a few minutes on 2 cores; prints the val loss and a sample at the end, writes out/train/
+# (log.csv, model_*.bin, state_*.bin). TRAIN_FLAGS adds or overrides flags.
+TRAIN_OUT ?= out/train
+TRAIN_FLAGS ?=
+train: train_gpt2 $(DATA_FILES)
+	./train_gpt2 -e d6 -b 8 -t 128 -x 200 -lr 1e-3 -u 20 -q 0.1 -c 0.1 -v 50 -m 20 -g 96 -pe 10 -o $(TRAIN_OUT) $(TRAIN_FLAGS)
+
+# training-step timer for scripts/bench_cpu.sh
+build/bench_gpt2_cpu: dev/bench/bench_gpt2_cpu.c $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
 # the model against PyTorch (dev/test/gpt2_reference.py writes what it compares with)
 test_gpt2: test_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
@@ -163,4 +176,4 @@ clean:
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all cuda data test fuzz clean distclean
+.PHONY: all cuda data train test fuzz clean distclean

@@ -4,9 +4,10 @@
  The path of the data: token files (dataloader.h) -> batches -> the model's forward and
  backward (gpt2_cpu.h, layers in cpu_kernels.h / cpu_fast.h) -> gradient clipping and
  AdamW with warmup + cosine learning rate (adamw.h), with BackSlash's rate term fused in
- (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's
- format) and the full training state for resume (train_checkpoint.h, shared with
- train_gpt2cu) -> log.csv (logger.h).
+ (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
+ quantized, value-mapped, EG-coded model) and the full training state for resume
+ (train_checkpoint.h, shared with train_gpt2cu) -> log.csv (logger.h). -e also takes a
+ coded model (.bsz).
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
@@ -74,10 +75,13 @@ typedef struct {
 } Progress;
 
 // the checkpoint files, as llmc/train_checkpoint.h writes them for both trainers:
-// model_<step>.bin and state_<step>.bin (with BackSlash's moments)
+// model_<step>.bin, model_<step>.bsz and state_<step>.bin (with BackSlash's moments)
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
     TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len};
-    return train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, NULL);
+    // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
+    BszOptions coded = bsz_default_options();
+    coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
+    return train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
 }
 
 // restores the model, the optimizer and the progress from a training state file
@@ -169,9 +173,29 @@ static void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
+// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
+static int make_directories(const char* path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
+    for (char* p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
 // ----------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
+    cpu_threads_passive_wait(argv);
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
@@ -183,7 +207,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    if (args.output_dir != NULL && mkdir(args.output_dir, 0777) != 0 && errno != EEXIST)
+    if (args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
@@ -293,7 +317,9 @@ int main(int argc, char** argv) {
             (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
             Progress now = {step, train.state, sample_rng.state};
             if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
-            printf("wrote %s/model_%08d.bin and state_%08d.bin\n", args.output_dir, step, step);
+            printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+            // codec: the size report of the final model
+            if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
         }
         if (last) { // the final evaluation gets a row of its own
             logger_set(&lg, "step", step);

@@ -107,12 +107,14 @@ static void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
-// the model's weights and a fresh optimizer, from -e: an llm.c checkpoint or a spec like d12
+// the model's weights and a fresh optimizer, from -e: an llm.c checkpoint, a .bsz, or a spec like d12
 static float* initial_params(const TrainArgs* args, GPT2Config* config) {
     struct stat st;
     float* params = NULL;
     if (stat(args->init, &st) == 0) {
-        if (model_fp32_read(args->init, config, &params) != BS_OK) die("%s", bs_error());
+        // an llm.c checkpoint, or a coded model (.bsz, by its magic: decoded and dequantized)
+        int rc = bsz_file_is_coded(args->init) ? bsz_read(args->init, config, &params) : model_fp32_read(args->init, config, &params);
+        if (rc != BS_OK) die("%s", bs_error());
         printf("loaded %s\n", args->init);
         return params;
     }
@@ -265,6 +267,7 @@ int main(int argc, char** argv) {
             gpt2cuda_get_params(&model, host_params);
             gpt2cuda_get_opt_state(&model, host_m, host_v);
             BszOptions bsz = bsz_default_options();
+            bsz.delta = args.rate_delta; // -ld: the coded checkpoint's Delta, as on the CPU
             if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
                 die("%s", bs_error());
             printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);

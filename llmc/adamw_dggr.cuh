@@ -13,6 +13,7 @@
    w  = w - lr (m / (1 - beta1^t) / (sqrt(v / (1 - beta2^t)) + adam_eps) + decay_s w)
    decoupled: w -= scale_s * sign(w) (|w| + eps)^(nu_s - 1)  at the updated weights (not
                                                               scaled by lr: the authors' code)
+   proximal:  the same shrink, stopping at zero: w = sign(w) max(|w| - scale_s (|w|+eps)^(nu_s-1), 0)
  scale_s = lambda nu_s / N. It writes w (fp32 master), its floatX copy, m and v, and sums
  over the chunk, in double: |w|, w^2 and [|w / Delta| <= 1/2] of the new weights, and
  (|w| + eps)^nu at the point where the rate gradient is taken. The host adds the chunk
@@ -45,7 +46,7 @@ typedef struct {
     float grad_scale;      // 1, or max_norm / norm when clipping
     float eps;             // soft clipping of the rate gradient
     float inv_delta;       // 1 / checkpoint quantization step (zero count)
-    int decoupled;
+    int decoupled;         // 0 coupled, 1 decoupled, 2 proximal (DGGRVariant)
 } AdamWDggrArgs;
 
 typedef struct {
@@ -106,7 +107,12 @@ adamw_dggr_kernel(float* master, floatX* params_copy /* NULL: no copy (fp32 buil
                 float t = fabsf(w) + a.eps;
                 float p = dggr_pow_nu1_device(t, nu1);
                 rs += (double)(p * t);
-                if (sg.apply) w -= sg.scale * (float)((w > 0.0f) - (w < 0.0f)) * p;
+                if (sg.apply && a.decoupled == 2) { // proximal: the shrink stops at zero
+                    float left = fabsf(w) - sg.scale * p;
+                    w = copysignf(left > 0.0f ? left : 0.0f, w);
+                } else if (sg.apply) {
+                    w -= sg.scale * (float)((w > 0.0f) - (w < 0.0f)) * p;
+                }
             }
             master[i] = w;
             if (params_copy != NULL) store_float(&params_copy[i], w);
@@ -212,7 +218,7 @@ static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR*
     a.grad_scale = s.grad_scale;
     a.eps = d->cfg.eps;
     a.inv_delta = 1.0f / d->cfg.delta;
-    a.decoupled = d->cfg.variant == DGGR_DECOUPLED;
+    a.decoupled = d->cfg.variant == DGGR_DECOUPLED ? 1 : d->cfg.variant == DGGR_PROXIMAL ? 2 : 0;
     adamw_dggr_kernel<true><<<dev->num_chunks, ADAMW_DGGR_THREADS, 0, ctx->stream>>>(
         master, params_copy, grads, m, v, dev->d_chunks, dev->d_segs, a, dev->d_sums);
     cudaCheckLaunch();

@@ -101,7 +101,7 @@ typedef struct {
     uint64_t section_bytes[BSZ_NUM_SECTIONS]; // payload sizes, for the report
     size_t file_size;
     uint8_t* owned;          // the file's bytes when bsz_open() read them
-    char what[512];          // file name (or "buffer") for messages
+    char what[4096];         // file name (or "buffer") for messages
 } BszFile;
 
 static inline void bsz_close(BszFile* f) {
@@ -695,6 +695,16 @@ static inline int bsz_decode_params(const BszFile* f, float* params) {
         if (rc != BS_OK) return rc;
     }
     return BS_OK;
+}
+
+// 1 when the file starts with the .bsz magic (so a loader can tell coded models apart)
+static inline int bsz_file_is_coded(const char* path) {
+    uint8_t magic[4];
+    FILE* f = fopen(path, "rb");
+    if (f == NULL) return 0;
+    int yes = fread(magic, 1, 4, f) == 4 && memcmp(magic, BSZ_MAGIC, 4) == 0;
+    fclose(f);
+    return yes;
 }
 
 // reads a .bsz file into a config and malloc'd dequantized fp32 params (as model_fp32_read)

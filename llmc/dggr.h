@@ -14,6 +14,8 @@
    coupled (the paper):    g += lambda dR/dw;  AdamW(w, g, m, v)
    decoupled (the authors' code): AdamW(w, g, m, v);  w -= lambda dR/dw at the new w
                            (a separate shrink, not scaled by the learning rate)
+   proximal:               as decoupled, but the shrink stops at zero:
+                           w = sign(w) max(|w| - lambda |dR/dw|, 0)  (exact zeros)
  and it accumulates, of the NEW weights, sum |w|, sum w^2 and the number that quantize to
  zero at the checkpoint step, so that the next step's nu costs no pass of its own, plus
  sum (|w|+eps)^nu (the rate, for the log) which comes free with the gradient.
@@ -73,7 +75,7 @@ static inline float dggr_adamw_element(float w, float g, float* m, float* v, con
     return w - a->lr * (mhat / (sqrtf(vhat) + a->eps) + weight_decay * w);
 }
 
-typedef enum { DGGR_COUPLED = 0, DGGR_DECOUPLED = 1 } DGGRVariant;
+typedef enum { DGGR_COUPLED = 0, DGGR_DECOUPLED = 1, DGGR_PROXIMAL = 2 } DGGRVariant;
 typedef enum { DGGR_SHAPE_GLOBAL = 0, DGGR_SHAPE_TENSOR = 1, DGGR_SHAPE_FIXED = 2 } DGGRShapeMode;
 
 typedef struct {
@@ -110,7 +112,7 @@ static inline int dggr_config_validate(const DGGRConfig* c) {
         return bs_error_set(BS_EINVAL, "dggr: lambda %g must be finite and >= 0", (double)c->lambda);
     if (!(c->eps >= 0.0f) || !(c->eps <= 1e3f))
         return bs_error_set(BS_EINVAL, "dggr: eps %g must be in [0, 1000]", (double)c->eps);
-    if (c->variant != DGGR_COUPLED && c->variant != DGGR_DECOUPLED)
+    if (c->variant != DGGR_COUPLED && c->variant != DGGR_DECOUPLED && c->variant != DGGR_PROXIMAL)
         return bs_error_set(BS_EINVAL, "dggr: unknown variant %d", c->variant);
     if (c->shape_mode < DGGR_SHAPE_GLOBAL || c->shape_mode > DGGR_SHAPE_FIXED)
         return bs_error_set(BS_EINVAL, "dggr: unknown shape mode %d", c->shape_mode);
@@ -122,7 +124,7 @@ static inline int dggr_config_validate(const DGGRConfig* c) {
     return BS_OK;
 }
 
-// the command line's words for the modes: variant "coupled" | "decoupled", shape
+// the command line's words for the modes: variant "coupled" | "decoupled" | "proximal", shape
 // "global" | "tensor" | "fixed:<nu>", constrained set "matrices" | "all"; NULL keeps the
 // current value. Errors name the flag (given in flag_*) and the bad value.
 static inline int dggr_config_parse(DGGRConfig* c, const char* variant, const char* shape, const char* set,
@@ -130,7 +132,8 @@ static inline int dggr_config_parse(DGGRConfig* c, const char* variant, const ch
     if (variant != NULL) {
         if (strcmp(variant, "coupled") == 0) c->variant = DGGR_COUPLED;
         else if (strcmp(variant, "decoupled") == 0) c->variant = DGGR_DECOUPLED;
-        else return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not coupled or decoupled", flag_variant, variant);
+        else if (strcmp(variant, "proximal") == 0) c->variant = DGGR_PROXIMAL;
+        else return bs_error_set(BS_EINVAL, "flag %s: \"%s\" is not coupled, decoupled or proximal", flag_variant, variant);
     }
     if (shape != NULL) {
         if (strcmp(shape, "global") == 0) c->shape_mode = DGGR_SHAPE_GLOBAL;
@@ -164,7 +167,8 @@ static inline void dggr_config_describe(const DGGRConfig* c, char* out, size_t n
     if (c->schedule_steps > 0) snprintf(sched, sizeof(sched), "steps 1..%d, then plain AdamW", c->schedule_steps);
     else snprintf(sched, sizeof(sched), "throughout");
     snprintf(out, n, "BackSlash ON: lambda %g, %s, %s (estimated every step), eps %g, %s, %s; zeros at Delta %g",
-             (double)c->lambda, c->variant == DGGR_COUPLED ? "coupled" : "decoupled", shape, (double)c->eps,
+             (double)c->lambda,
+             c->variant == DGGR_COUPLED ? "coupled" : c->variant == DGGR_DECOUPLED ? "decoupled" : "proximal", shape, (double)c->eps,
              c->constrain_all ? "all parameters" : "weight matrices + embeddings", sched, (double)c->delta);
 }
 
@@ -372,7 +376,7 @@ static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f))
 static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRICT w, const float* DGGR_RESTRICT grad,
                                                              float* DGGR_RESTRICT m, float* DGGR_RESTRICT v, size_t n,
                                                              const DGGRAdamWStep* DGGR_RESTRICT a, float decay,
-                                                             int with_rate, int apply_rate, int decoupled, int guard,
+                                                             int with_rate, int apply_rate, int decoupled /* 0, 1, 2: proximal */, int guard,
                                                              float nu, float eps, float scale, float inv_delta,
                                                              DGGRChunkSums* out) {
     float r[DGGR_CHUNK]; // coupled: the rate gradient of each weight
@@ -416,7 +420,12 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
             float t = fabsf(wi) + eps;
             float p = dggr_pow_nu1(t, nu1, guard);
             rs += p * t;
-            if (apply_rate) wi -= scale * dggr_sign(wi) * p;
+            if (apply_rate && decoupled == 2) { // proximal: stop at zero (masks, as above)
+                float left = fabsf(wi) - scale * p;
+                wi = copysignf(left * (float)(left > 0.0f), wi);
+            } else if (apply_rate) {
+                wi -= scale * dggr_sign(wi) * p;
+            }
             w[i] = wi;
             double aw = fabs((double)wi);
             sa += aw;
@@ -438,7 +447,7 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
  with_rate: also compute R (for the log) when the rate is not applied (lambda = 0 or
  after the schedule); the rate is always computed when it is applied.
  After the call: d->rate is R at the weights the rate gradient was taken at (coupled: the
- weights before the step; decoupled: after the AdamW part), with the shapes used;
+ weights before the step; decoupled and proximal: after the AdamW part), with the shapes used;
  d->nu, alpha, zero_frac, bits_per_param describe the new weights, and each segment's nu
  is the shape the next step uses.
 */
@@ -446,7 +455,8 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
                              float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate) {
     DGGRAdamWStep a = dggr_adamw_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
-    const int decoupled = d->cfg.variant == DGGR_DECOUPLED;
+    const int decoupled = d->cfg.variant != DGGR_COUPLED;
+    const int proximal = d->cfg.variant == DGGR_PROXIMAL;
     const float inv_delta = 1.0f / d->cfg.delta;
     const float rate_eps = d->cfg.eps;
     const int guard = !(rate_eps >= FLT_MIN); // eps too small to keep |w| + eps a normal number
@@ -474,11 +484,13 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         else if (guard) {
             if (!decoupled && apply) DGGR_CHUNK_CALL(1, 1, 0, 1);
             else if (!decoupled) DGGR_CHUNK_CALL(1, 0, 0, 1);
+            else if (apply && proximal) DGGR_CHUNK_CALL(1, 1, 2, 1);
             else if (apply) DGGR_CHUNK_CALL(1, 1, 1, 1);
             else DGGR_CHUNK_CALL(1, 0, 1, 1);
         } else {
             if (!decoupled && apply) DGGR_CHUNK_CALL(1, 1, 0, 0);
             else if (!decoupled) DGGR_CHUNK_CALL(1, 0, 0, 0);
+            else if (apply && proximal) DGGR_CHUNK_CALL(1, 1, 2, 0);
             else if (apply) DGGR_CHUNK_CALL(1, 1, 1, 0);
             else DGGR_CHUNK_CALL(1, 0, 1, 0);
         }

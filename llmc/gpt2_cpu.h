@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "adamw.h"
+#include "bsz.h"
 #include "cpu_fast.h"
 #include "cpu_kernels.h"
 #include "gpt2_params.h"
@@ -200,11 +201,12 @@ static inline int gpt2_config_from_spec(const char* spec, GPT2Config* c) {
     return gpt2_config_validate(c, spec);
 }
 
-// loads an llm.c checkpoint (fp32 v3, or bf16 v5 widened to fp32)
+// loads an llm.c checkpoint (fp32 v3, or bf16 v5 widened to fp32), or a coded model
+// (.bsz, told apart by its magic: decoded and dequantized, llmc/bsz.h)
 static inline int gpt2_load_checkpoint(GPT2* model, const char* path) {
     GPT2Config config;
     float* params = NULL;
-    int rc = model_fp32_read(path, &config, &params);
+    int rc = bsz_file_is_coded(path) ? bsz_read(path, &config, &params) : model_fp32_read(path, &config, &params);
     if (rc != BS_OK) return rc;
     gpt2_init_with_params(model, &config, params);
     return BS_OK;

@@ -58,7 +58,7 @@ typedef struct {
     const char* rate_shape;    // -ls: global | tensor | fixed:<nu>
     const char* rate_set;      // -lc: matrices | all
     int rate_steps;            // -lk: BackSlash for the first K steps, then plain (0: throughout)
-    float rate_delta;          // -ld: quantization step for the zero fraction and bits/param
+    float rate_delta;          // -ld: quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param
 } TrainArgs;
 
 static inline void train_args_defaults(TrainArgs* a) {
@@ -140,11 +140,11 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
-    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam, the paper) or decoupled (shrink after AdamW, the authors' code)");
+    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam, the paper), decoupled (shrink after AdamW, the authors' code) or proximal (a shrink that stops at zero)");
     ARG("-ls", ARG_STRING, &a->rate_shape, 0, 0, "BackSlash: shape nu: global (one, estimated every step), tensor (one per tensor) or fixed:<nu> (1 = L1, 2 = L2)");
     ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
     ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
-    ARG("-ld", ARG_FLOAT, &a->rate_delta, 1e-9, 1, "BackSlash: quantization step Delta for the logged zero fraction and bits/param");
+    ARG("-ld", ARG_FLOAT, &a->rate_delta, 1e-9, 1, "quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param");
 #undef ARG
     return n;
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bsz.h"
+#include "bsz_report.h"
 #include "dataloader.h"
 #include "dggr.h"
 #include "gpt2_params.h"
@@ -81,6 +82,24 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
             rc = train_state_writer_commit(&w);
     }
     free(dggr_bytes);
+    return rc;
+}
+
+// prints the size report of <dir>/model_<step>.bsz (bits/param for FL, EG, Huffman and
+// the entropy; the file against fp32 and bf16), as `./bsz info --total` prints it
+static inline int train_checkpoint_print_coded_report(FILE* out, const char* dir, int step) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, step);
+    BszFile f;
+    BszReport rep;
+    int rc = bsz_open(&f, path);
+    if (rc != BS_OK) return rc;
+    if ((rc = bsz_report_build(&f, &rep)) == BS_OK) {
+        fprintf(out, "coded model %s (./bsz info %s for every tensor)\n", path, path);
+        bsz_report_print(out, &rep, 0);
+        bsz_report_free(&rep);
+    }
+    bsz_close(&f);
     return rc;
 }
 

@@ -33,7 +33,7 @@ logs=("$@")
 gnuplot <<GP
 set datafile separator ","
 set datafile missing ""
-set terminal pngcairo size 900,540 font ",11"
+set terminal pngcairo size 900,540 font ",11" noenhanced
 set grid
 set key top right
 set xlabel "step"

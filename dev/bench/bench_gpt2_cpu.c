@@ -26,6 +26,7 @@ static int cmp_double(const void* a, const void* b) {
 }
 
 int main(int argc, char** argv) {
+    cpu_threads_passive_wait(argv);
     long long B, T, steps;
     if ((argc != 5 && argc != 6) || !parse_int(argv[2], 1, 4096, &B) || !parse_int(argv[3], 1, 65536, &T) ||
         !parse_int(argv[4], 1, 100000, &steps)) {

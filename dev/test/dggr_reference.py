@@ -10,6 +10,7 @@ through D + lambda * R and torch.optim.AdamW, and compares.
   coupled:   loss = s D + lambda R, one AdamW step (s: the clipping factor, which scales
              the data gradient only; weight decay per tensor as the C segments say)
   decoupled: loss = s D, one AdamW step, then w -= lambda dR/dw at the new w (no lr)
+  proximal:  as decoupled, but w = sign(w) max(|w| - lambda |dR/dw|, 0)
   nu: from the current weights every step, solving Gamma(2/nu)^2 / (Gamma(1/nu) Gamma(3/nu))
       = mean|w|^2 / mean w^2 with scipy-free bisection on torch.lgamma in float64
       (global: over S; per tensor: each tensor of S; fixed: the given value).
@@ -78,7 +79,7 @@ def main():
     N = sum(x.numel() for x in cons)
     a_s = [a[o:o + k] for o, k, _, _ in segs]
     b_s = [b[o:o + k] for o, k, _, _ in segs]
-    names = ["coupled", "decoupled"][variant] + "/" + ["global", "tensor", "fixed"][shape]
+    names = ["coupled", "decoupled", "proximal"][variant] + "/" + ["global", "tensor", "fixed"][shape]
     ok = True
     worst = 0.0
     for t in range(steps):
@@ -104,7 +105,11 @@ def main():
                 R = 0.0
                 for x, nu in zip(cons, nus):
                     R += ((x.abs() + eps) ** nu).sum().item()
-                    x -= lam * nu / N * torch.sign(x) * (x.abs() + eps) ** (nu - 1)
+                    shrink = lam * nu / N * (x.abs() + eps) ** (nu - 1)
+                    if variant == 1:
+                        x -= torch.sign(x) * shrink
+                    else:  # proximal: stop at zero
+                        x.copy_(torch.sign(x) * torch.clamp(x.abs() - shrink, min=0.0))
                 rate = R / N
         w = torch.cat([x.detach() for x in ws])
         ref = w.detach().numpy()

@@ -158,7 +158,7 @@ static void test_lambda0_is_adamw(void) {
 
 // every variant and shape mode: 1 thread and 2 threads give the same bits
 static void test_thread_independence(void) {
-    for (int variant = 0; variant < 2; variant++) {
+    for (int variant = 0; variant < 3; variant++) {
         for (int shape = 0; shape < 3; shape++) {
             Problem base = problem_make();
             Problem p[2] = {problem_copy(&base), problem_copy(&base)};
@@ -251,6 +251,37 @@ static void test_l1_l2(void) {
     }
 }
 
+// proximal: the shrink stops at zero, so weights end exactly at 0 (and stay there while
+// their loss gradient is smaller than the shrink); decoupled overshoots instead
+static void test_proximal(void) {
+    int exact[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        Problem p = problem_make();
+        DGGR d;
+        DGGRConfig cfg = dggr_config_default();
+        cfg.lambda = 2000.0f;
+        cfg.variant = k == 0 ? DGGR_DECOUPLED : DGGR_PROXIMAL;
+        CHECK(dggr_init(&d, &cfg, p.seg, p.num_segments) == BS_OK, "init");
+        dggr_measure(&d, p.w);
+        for (int t = 1; t <= 5; t++) {
+            for (size_t i = 0; i < p.n; i++) p.grad[i] = 0.0f; // only the rate moves the weights
+            float before[4] = {p.w[0], p.w[1], p.w[2], p.w[3]};
+            DGGR_STEP(&d, &p, t, 1);
+            if (k == 1) // |w| never grows and the sign never flips
+                for (int i = 0; i < 4; i++)
+                    CHECK(fabsf(p.w[i]) <= fabsf(before[i]) * (1.0f + 1e-6f) && p.w[i] * before[i] >= 0.0f,
+                          "proximal step %d: w %g -> %g", t, before[i], p.w[i]);
+        }
+        for (int s = 0; s < p.num_segments; s++)
+            if (p.seg[s].constrained)
+                for (size_t i = p.seg[s].offset; i < p.seg[s].offset + p.seg[s].numel; i++) exact[k] += p.w[i] == 0.0f;
+        dggr_free(&d);
+        problem_free(&p);
+    }
+    printf("after 5 shrink-only steps (lambda 2000): exact zeros decoupled %d, proximal %d of 41077\n", exact[0], exact[1]);
+    CHECK(exact[1] > 10000 && exact[0] < 100, "proximal gives exact zeros: %d vs decoupled %d", exact[1], exact[0]);
+}
+
 static void test_statistics_and_state(void) {
     Problem p = problem_make();
     DGGR d, e;
@@ -321,6 +352,8 @@ static void test_statistics_and_state(void) {
           "parse decoupled fixed:0.5 all");
     CHECK(dggr_config_parse(&w, "coupled", "tensor", "matrices", "-lv", "-ls", "-lc") == BS_OK &&
               w.variant == DGGR_COUPLED && w.shape_mode == DGGR_SHAPE_TENSOR && !w.constrain_all, "parse coupled tensor");
+    CHECK(dggr_config_parse(&w, "proximal", NULL, NULL, "-lv", "-ls", "-lc") == BS_OK && w.variant == DGGR_PROXIMAL,
+          "parse proximal");
     CHECK(dggr_config_parse(&w, "sideways", NULL, NULL, "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-lv"), "bad variant");
     CHECK(dggr_config_parse(&w, NULL, "fixed:9", NULL, "-lv", "-ls", "-lc") == BS_EINVAL && strstr(bs_error(), "-ls"), "bad nu");
     CHECK(dggr_config_parse(&w, NULL, "fixed:", NULL, "-lv", "-ls", "-lc") == BS_EINVAL, "empty nu");
@@ -337,8 +370,9 @@ static int write_trajectory(const char* path, int variant, int shape) {
     DGGRConfig cfg = dggr_config_default();
     // coupled: the paper's setting, the rate gradient through Adam (lambda 1000, eps 1e-3);
     // decoupled: the authors' eps = 1 and a lambda whose shrink (about 2e-3 per step) stays
-    // below the weights' scale, so that no weight's sign hangs on a rounding difference
-    cfg.lambda = variant == DGGR_COUPLED ? 1000.0f : 100.0f;
+    // below the weights' scale, so that no weight's sign hangs on a rounding difference;
+    // proximal: a shrink of about 8e-3 per step, so that many weights stop at exactly zero
+    cfg.lambda = variant == DGGR_COUPLED ? 1000.0f : variant == DGGR_DECOUPLED ? 100.0f : 400.0f;
     cfg.eps = variant == DGGR_COUPLED ? 1e-3f : 1.0f;
     cfg.variant = variant;
     cfg.shape_mode = shape;
@@ -380,6 +414,7 @@ int main(int argc, char** argv) {
     test_lambda0_is_adamw();
     test_thread_independence();
     test_l1_l2();
+    test_proximal();
     test_statistics_and_state();
     if (failures) { printf("test_dggr: %d FAILED\n", failures); return 1; }
     printf("test_dggr: all passed\n");

@@ -14,7 +14,9 @@ head -1 "$dir/log.csv" | grep -q "^step,loss,val_loss,lr,grad_norm,tokens_per_s,
 awk -F, 'NR==2 { if ($2 < 10.5 || $2 > 11.2) { print "first loss " $2; exit 1 } first = $2 }
          NR==9 { if (!($2 < first - 0.15)) { print "loss did not fall: " first " -> " $2; exit 1 } }' "$dir/log.csv" || fail "loss curve"
 # checkpoints at steps 4 and 8: llm.c fp32 files of 1024 + 4 * num_params bytes
-params=$(grep -o '[0-9]* parameters' "$dir/out.txt" | cut -d' ' -f1)
+params=$(sed -n 's/^model: .*, \([0-9]*\) parameters.*/\1/p' "$dir/out.txt")
+[[ "$params" =~ ^[0-9]+$ ]] || fail "no parameter count in the model line"
+[ "$params" -eq 3323648 ] || fail "d2w64h2t64 has $params parameters, expected 3323648 (50304*64 + 64*64 + 2 layers)"
 for s in 00000004 00000008; do
   [ "$(stat -c %s "$dir/model_$s.bin")" -eq $((1024 + 4 * params)) ] || fail "model_$s.bin has the wrong size"
   [ -s "$dir/state_$s.bin" ] || fail "no state_$s.bin"
