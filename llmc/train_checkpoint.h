@@ -10,8 +10,9 @@
        step    int64: steps completed
        loader  DataLoaderState of the training loader (3 x uint64)
        rng     uint64: the sampling RNG's state
-       run     int32 x 2: B, T of the run
        dggr    BackSlash's per-tensor moments (dggr_state_write), when the run has them
+       run     int32 x 2: B, T of the run
+ in this order (readers look sections up by tag; the order only fixes the bytes).
  The host arrays are fp32 on both trainers (the GPU's fp32 master weights and moments).
  Plain C that also compiles as C++ (nvcc): no jumps over initialisations.
 */
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bsz.h"
+#include "bsz_report.h"
 #include "dataloader.h"
 #include "dggr.h"
 #include "gpt2_params.h"
@@ -73,13 +75,31 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
             (rc = train_state_write_section(&w, "step", &step, sizeof(step))) != BS_OK ||
             (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
             (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
-            (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK ||
-            (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK))
+            (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK) ||
+            (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
             train_state_writer_abort(&w);
         else
             rc = train_state_writer_commit(&w);
     }
     free(dggr_bytes);
+    return rc;
+}
+
+// prints the size report of <dir>/model_<step>.bsz (bits/param for FL, EG, Huffman and
+// the entropy; the file against fp32 and bf16), as `./bsz info --total` prints it
+static inline int train_checkpoint_print_coded_report(FILE* out, const char* dir, int step) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, step);
+    BszFile f;
+    BszReport rep;
+    int rc = bsz_open(&f, path);
+    if (rc != BS_OK) return rc;
+    if ((rc = bsz_report_build(&f, &rep)) == BS_OK) {
+        fprintf(out, "coded model %s (./bsz info %s for every tensor)\n", path, path);
+        bsz_report_print(out, &rep, 0);
+        bsz_report_free(&rep);
+    }
+    bsz_close(&f);
     return rc;
 }
 
