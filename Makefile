@@ -43,9 +43,26 @@ BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/gg.h llmc/bitio.h llmc/expgolomb
 bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+# MPI (doc/distributed.md): train_gpt2 and train_gpt2cu train data-parallel under mpirun
+# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which .ci/run installs);
+# without it, or with NO_MPI=1, they build without MPI, run as one process, and refuse to
+# run as one of several ranks.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifeq ($(NO_MPI),1)
+MPICC :=
+endif
+ifneq ($(MPICC),)
+MPI_CFLAGS = -DUSE_MPI $(shell $(MPICC) -showme:compile 2>/dev/null || $(MPICC) -compile_info 2>/dev/null | cut -d' ' -f2- | tr ' ' '\n' | grep '^-I' | tr '\n' ' ')
+MPI_LIBS = $(shell $(MPICC) -showme:link 2>/dev/null || echo -lmpi)
+MPI_NOTE = with MPI ($(MPICC))
+else
+MPI_NOTE = without MPI (no mpicc; install libopenmpi-dev for mpirun runs)
+endif
+
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
-	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+	@echo "train_gpt2: building $(MPI_NOTE)"
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
 # `make train`: a 6-layer, 384-wide GPT-2 (30 M parameters) from scratch on the corpus,
 # a few minutes on 2 cores; prints the val loss and a sample at the end, writes out/train/

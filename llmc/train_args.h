@@ -51,6 +51,7 @@ typedef struct {
     long long seed;            // -seed
     int random_batches;        // -rb 1: random training batches, 0: sequential
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
+    int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
@@ -137,6 +138,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
+    ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
@@ -166,6 +168,31 @@ static inline void train_args_usage(FILE* f, const char* prog) {
         fprintf(f, "  %-6s %s (default %s)\n", t[i].flag, t[i].help, def);
     }
     fprintf(f, "  -h     this help\n");
+}
+
+// every flag's value as lines "-flag value" (the table's order), so that the ranks of a
+// data-parallel run can check that they were all started alike (dist.h)
+static inline void train_args_describe(const TrainArgs* a, char* out, size_t n) {
+    TrainArgs copy = *a;
+    TrainArgSpec t[TRAIN_ARGS_MAX_SPECS];
+    int rows = train_args_table(&copy, t);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < rows && len < n; i++) {
+        int w;
+        switch (t[i].type) {
+            case ARG_STRING: {
+                const char* v = *(const char**)t[i].field;
+                w = snprintf(out + len, n - len, "%s %s\n", t[i].flag, v ? v : "none");
+                break;
+            }
+            case ARG_INT: w = snprintf(out + len, n - len, "%s %d\n", t[i].flag, *(int*)t[i].field); break;
+            case ARG_INT64: w = snprintf(out + len, n - len, "%s %lld\n", t[i].flag, *(long long*)t[i].field); break;
+            default: w = snprintf(out + len, n - len, "%s %.9g\n", t[i].flag, (double)*(float*)t[i].field); break;
+        }
+        if (w < 0) break;
+        len += (size_t)w;
+    }
 }
 
 // 1 when -h was asked for, BS_OK when parsed, BS_EINVAL with a message naming the flag
