@@ -52,8 +52,9 @@ ifeq ($(NO_MPI),1)
 MPICC :=
 endif
 ifneq ($(MPICC),)
-MPI_CFLAGS = -DUSE_MPI $(shell $(MPICC) -showme:compile 2>/dev/null || $(MPICC) -compile_info 2>/dev/null | cut -d' ' -f2- | tr ' ' '\n' | grep '^-I' | tr '\n' ' ')
-MPI_LIBS = $(shell $(MPICC) -showme:link 2>/dev/null || echo -lmpi)
+# OpenMPI's mpicc says its flags (-showme); for another MPI set MPI_CFLAGS and MPI_LIBS
+MPI_CFLAGS ?= -DUSE_MPI $(shell $(MPICC) -showme:compile 2>/dev/null)
+MPI_LIBS ?= $(shell $(MPICC) -showme:link 2>/dev/null || echo -lmpi)
 MPI_NOTE = with MPI ($(MPICC))
 else
 MPI_NOTE = without MPI (no mpicc; install libopenmpi-dev for mpirun runs)
@@ -139,9 +140,22 @@ CUDA_PROGRAMS = train_gpt2cu test_gpt2cu test_gpt2fp32cu
 
 cuda: $(CUDA_PROGRAMS)
 
+# data-parallel train_gpt2cu (doc/distributed.md): MPI (above) to start the ranks and NCCL
+# (shipped with the CUDA toolkit, or libnccl-dev) for the device arrays; without both it
+# builds for one GPU and refuses to run as one of several ranks
+NCCL_HEADER = $(firstword $(wildcard $(dir $(NVCC))../include/nccl.h /usr/include/nccl.h $(NCCL_HOME)/include/nccl.h))
+ifneq ($(and $(MPICC),$(NCCL_HEADER)),)
+NVCC_DIST_FLAGS = -DUSE_NCCL $(MPI_CFLAGS) -I$(dir $(NCCL_HEADER))
+NVCC_DIST_LIBS = -L$(abspath $(dir $(NCCL_HEADER))../lib) -lnccl $(MPI_LIBS)
+NVCC_DIST_NOTE = with MPI and NCCL ($(NCCL_HEADER))
+else
+NVCC_DIST_NOTE = for one GPU (no $(if $(MPICC),nccl.h,mpicc): no multi-GPU runs)
+endif
+
 ifneq ($(NVCC),)
 train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LDLIBS)
+	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
 
 # the CPU reference the CUDA test compares against, compiled as C by the C compiler
 build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)

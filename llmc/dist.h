@@ -41,13 +41,16 @@
 #include "dggr.h"
 #include "utils.h"
 #ifdef USE_MPI
+// the C API only, also when nvcc compiles this as C++ (the C++ bindings warn under -Werror)
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
 typedef struct {
     int rank, world;  // 0 and 1 without MPI
     int mpi;          // MPI_Init was called here and MPI_Finalize not yet
-    int sharded;      // -z 1 with more than one rank: the optimizer step is split over the ranks
+    int sharded;      // -z 1 under mpirun: the optimizer step is split over the ranks
     int shard_begin, shard_end; // this rank's range of dggr.h's chunks (-z 1); all chunks otherwise
 } Dist;
 
@@ -173,6 +176,34 @@ static inline double dist_mean(const Dist* d, double v) {
     return v;
 }
 
+// rank 0's n bytes to every rank (the NCCL id, dist_nccl.cuh)
+static inline void dist_broadcast_bytes(const Dist* d, void* buf, size_t n) {
+#ifdef USE_MPI
+    if (d->mpi && d->world > 1) MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+#else
+    (void)d;
+    (void)buf;
+    (void)n;
+#endif
+}
+
+// this rank's index among the ranks on its own machine (which GPU it takes)
+static inline int dist_local_rank(const Dist* d) {
+#ifdef USE_MPI
+    if (d->mpi && d->world > 1) {
+        MPI_Comm node;
+        int local = 0;
+        MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node);
+        MPI_Comm_rank(node, &local);
+        MPI_Comm_free(&node);
+        return local;
+    }
+#else
+    (void)d;
+#endif
+    return 0;
+}
+
 // ----------------------------------------------------------------------------
 // agreement: every rank must have been started alike
 
@@ -231,7 +262,7 @@ static inline void dist_text_add_crc(char* text, const char* name, const void* d
 // this rank's chunks [shard_begin, shard_end): contiguous ranges, about num_params / world
 // parameters each (cut at chunk boundaries, so no chunk is split); `sharded` 0: all chunks
 static inline void dist_shard_chunks(Dist* d, const DGGR* g, int sharded) {
-    d->sharded = sharded && d->world > 1;
+    d->sharded = sharded && (d->world > 1 || d->mpi); // under mpirun also with one rank (to test the path)
     if (!d->sharded) {
         d->shard_begin = 0;
         d->shard_end = g->num_chunks;
@@ -250,7 +281,6 @@ static inline void dist_shard_chunks(Dist* d, const DGGR* g, int sharded) {
     if (d->shard_begin < 0) d->shard_begin = d->shard_end = 0; // more ranks than chunks: nothing to do
 }
 
-#ifdef USE_MPI
 // chunk range of rank r (the same computation as dist_shard_chunks, for any rank)
 static inline void dist_rank_chunks(const Dist* d, const DGGR* g, int r, int* begin, int* end) {
     Dist o = *d;
@@ -267,6 +297,7 @@ static inline void dist_chunk_span(const DGGR* g, int begin, int end, size_t* of
     *count = g->chunk[end - 1].offset + g->chunk[end - 1].numel - *offset;
 }
 
+#ifdef USE_MPI
 // counts and displacements of every rank's part, in `unit`s of each chunk (floats, or bytes
 // of DGGRChunkSums); root < 0: all-gather, else gather to root
 static inline int dist_gather_chunks(const Dist* d, const DGGR* g, void* base, int by_params, int root) {
@@ -302,11 +333,22 @@ static inline int dist_gather_chunks(const Dist* d, const DGGR* g, void* base, i
 
 // -z 1, after each rank's pass over its chunks: every rank gets every chunk's sums of
 // BackSlash's statistics (copied, not added: the slots then reduce in chunk order exactly
-// as in one process) and the updated weights
+// as in one process); dist_allgather_step also the updated weights (the CPU's)
+static inline int dist_allgather_sums(const Dist* d, DGGR* g) {
+#ifdef USE_MPI
+    if (!d->mpi || !d->sharded) return BS_OK;
+    return dist_gather_chunks(d, g, g->sums, 0, -1);
+#else
+    (void)d;
+    (void)g;
+    return BS_OK;
+#endif
+}
+
 static inline int dist_allgather_step(const Dist* d, DGGR* g, float* params) {
 #ifdef USE_MPI
     if (!d->mpi || !d->sharded) return BS_OK;
-    int rc = dist_gather_chunks(d, g, g->sums, 0, -1);
+    int rc = dist_allgather_sums(d, g);
     if (rc == BS_OK) rc = dist_gather_chunks(d, g, params, 1, -1);
     return rc;
 #else

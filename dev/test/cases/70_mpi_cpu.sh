@@ -4,7 +4,7 @@
 #     relative, final weights with rms difference < 1e-5 and fewer than 0.1% of them more
 #     than 1e-5 apart (see the tolerance note below);
 #  2. -z 1 (the optimizer step sharded over the ranks, BackSlash's statistics gathered)
-#     gives bit for bit the state of -z 0;
+#     gives bit for bit the state of -z 0; mpirun -np 1 -z 1 that of the plain process;
 #  3. only rank 0 writes: rank 1 runs in another directory with the same relative -o, and
 #     nothing appears there;
 #  4. resume under np 2 continues the same curve bit for bit; resuming with np 1 is refused.
@@ -51,6 +51,10 @@ timeout 120 "${mpi[@]}" -np 2 ./train_gpt2 "${args[@]}" -b 2 -z 1 -o "$dir/zero"
 grep -q "sharded over the ranks (-z 1)" "$dir/zero.txt" || fail "-z 1 does not say it shards"
 cmp "$dir/two/state_00000010.bin" "$dir/zero/state_00000010.bin" || fail "-z 1 and -z 0 states differ"
 cmp "$dir/two/model_00000010.bsz" "$dir/zero/model_00000010.bsz" || fail "-z 1 and -z 0 coded models differ"
+
+# ... and under mpirun -np 1 the sharded path (MPI gathers over one rank) is the plain run bit for bit
+timeout 120 "${mpi[@]}" -np 1 ./train_gpt2 "${args[@]}" -b 4 -z 1 -o "$dir/one_z" > "$dir/one_z.txt" || fail "np 1 -z 1 failed"
+cmp "$dir/one/state_00000010.bin" "$dir/one_z/state_00000010.bin" || fail "mpirun -np 1 -z 1 differs from one process"
 
 # 3. rank 1 in another working directory, the same relative -o: it writes nothing
 mkdir -p "$dir/r0" "$dir/r1"
