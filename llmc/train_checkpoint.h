@@ -78,8 +78,8 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
             (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
             (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
             (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK) ||
-            (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK ||
-            (rc = train_state_write_section(&w, "world", &world, sizeof(world))) != BS_OK)
+            (rc = train_state_write_section(&w, "world", &world, sizeof(world))) != BS_OK ||
+            (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
             train_state_writer_abort(&w);
         else
             rc = train_state_writer_commit(&w);
