@@ -32,7 +32,10 @@ make train_gpt2cu
 ldd ./train_gpt2cu | grep -q libnccl || { echo "error: train_gpt2cu was built without NCCL (see make's note)" >&2; exit 1; }
 root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
+# the settings that reach every rank, when set here
+pass=()
+for v in BS_NCCL_TIMEOUT NCCL_DEBUG; do [ -n "${!v+x}" ] && pass+=(-x "$v"); done
 echo "running on $gpus GPU(s), -z $zero: train_gpt2cu $*"
 # one rank per GPU on this machine; each rank picks GPU = its local rank (dist_nccl_device)
-exec mpirun "${root[@]}" -np "$gpus" --bind-to none --map-by slot -x BS_NCCL_TIMEOUT -x NCCL_DEBUG \
+exec mpirun "${root[@]}" -np "$gpus" --bind-to none --map-by slot "${pass[@]}" \
   ./train_gpt2cu -z "$zero" "$@"

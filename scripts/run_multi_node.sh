@@ -44,8 +44,11 @@ fi
 make "$prog"
 root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
+# the settings that reach every rank, when set here
+pass=()
+for v in BS_NCCL_TIMEOUT NCCL_DEBUG NCCL_SOCKET_IFNAME OMP_NUM_THREADS; do [ -n "${!v+x}" ] && pass+=(-x "$v"); done
 np=$((hosts * per_node))
 echo "running $prog on $hosts host(s) x $per_node = $np rank(s), -z $zero: $*"
 exec mpirun "${root[@]}" -np "$np" --hostfile "$hostfile" --map-by "ppr:$per_node:node" --bind-to none \
-  -x BS_NCCL_TIMEOUT -x NCCL_DEBUG -x NCCL_SOCKET_IFNAME -x OMP_NUM_THREADS -wdir "$PWD" \
+  "${pass[@]}" -wdir "$PWD" \
   "$PWD/$prog" -z "$zero" "$@"
