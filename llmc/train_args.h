@@ -117,10 +117,10 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-o", ARG_STRING, &a->output_dir, 0, 0, "output directory: log.csv, model_*.bin, state_*.bin (none: write nothing)");
     ARG("-e", ARG_STRING, &a->init, 0, 0, "start from an llm.c fp32 checkpoint, or from scratch: d<L>[w<C>][h<NH>][t<maxT>], e.g. d6 (6 layers, 384 wide, 6 heads), d12 (GPT-2 124M)");
     ARG("-y", ARG_INT, &a->resume, 0, 1, "1: resume from the latest state_*.bin in -o");
-    ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B");
+    ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B (rows per rank under mpirun: the global batch is B x ranks)");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches (0: B*T*ranks)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
