@@ -1,4 +1,5 @@
-# data-parallel CPU training under mpirun (llmc/dist.h, doc/distributed.md):
+# data-parallel CPU training under mpirun (llmc/dist.h, doc/distributed.md), after
+# test_dist's single-process checks:
 #  1. mpirun -np 2 with -b 2 matches one process with -b 4 (the same global batch, the same
 #     rows), BackSlash on (-l 1000): per-step loss within 1e-4, gradient norm within 1e-4
 #     relative, final weights with rms difference < 1e-5 and fewer than 0.1% of them more
@@ -15,6 +16,9 @@
 # over 1e-5 after 10 steps at lr 1e-3; the weights themselves moved by rms 2e-3 in steps
 # 5..10). The bounds leave 10x (rms) and 100x (fraction) of margin.
 set -e
+# first the parts that need no MPI (dev/test/test_dist.c: loader shards, the sharded
+# AdamW+DGGR step against dggr_step bit for bit, the flag text), which run everywhere
+dev/test/bin/test_dist
 command -v mpirun >/dev/null 2>&1 || { echo "mpirun not found: install openmpi-bin"; exit 77; }
 dir=$(mktemp -d "$PWD/build/tmp.mpi.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
