@@ -7,12 +7,14 @@
  (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
  quantized, value-mapped, EG-coded model) and the full training state for resume
  (train_checkpoint.h, shared with train_gpt2cu) -> log.csv (logger.h). -e also takes a
- coded model (.bsz).
+ coded model (.bsz). Under mpirun it trains data-parallel (dist.h, doc/distributed.md):
+ each rank its own rows of every batch, gradients summed over the ranks, rank 0 writes.
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
    ./train_gpt2 -e gpt2_124M.bin -x 20                        fine-tune an llm.c checkpoint
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out -y 1          continue where out/ stopped
+   mpirun -np 2 ./train_gpt2 -e d6 -b 4 -t 256 -x 300         2 ranks x 4 rows = the first line's batch
  doc/train_cpu.md describes the flags, the files and the resume guarantee.
 */
 #include <math.h>
@@ -24,6 +26,7 @@
 #include "llmc/adamw.h"
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
+#include "llmc/dist.h"
 #include "llmc/gpt2_cpu.h"
 #include "llmc/logger.h"
 #include "llmc/rng.h"
@@ -51,10 +54,14 @@ static int backslash_init(Optimizer* opt, const GPT2* model, const TrainArgs* ar
 }
 
 // BackSlash: AdamW and the DGGR rate term in one pass (dggr_step); with -l 0 the update
-// is gpt2_adamw_step's bit for bit, and the rate, nu and zero fraction are still measured
-static void optimizer_step(GPT2* model, Optimizer* opt, const TrainArgs* args, float lr, float grad_scale, int t) {
-    dggr_step(&opt->dggr, model->params_memory, model->grads_memory, opt->m, opt->v, lr, args->beta1, args->beta2,
-              1e-8f, args->weight_decay, grad_scale, t, 1);
+// is gpt2_adamw_step's bit for bit, and the rate, nu and zero fraction are still measured.
+// Data-parallel with -z 1, this rank's chunks only, then every rank's weights and chunk
+// sums gathered (dist.h), so all ranks solve the next nu from the same sums.
+static void optimizer_step(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args, float lr, float grad_scale, int t) {
+    dggr_step_chunks(&opt->dggr, model->params_memory, model->grads_memory, opt->m, opt->v, lr, args->beta1, args->beta2,
+                     1e-8f, args->weight_decay, grad_scale, t, 1, dist->shard_begin, dist->shard_end);
+    if (dist_allgather_step(dist, &opt->dggr, model->params_memory) != BS_OK) die("%s", bs_error());
+    dggr_reduce_chunks(&opt->dggr, 1);
 }
 
 // ----------------------------------------------------------------------------
@@ -64,12 +71,13 @@ typedef struct {
     int step; // steps completed
     DataLoaderState loader;
     uint64_t sample_rng;
+    int world_size; // ranks (dist.h)
 } Progress;
 
 // the checkpoint files, as llmc/train_checkpoint.h writes them for both trainers:
 // model_<step>.bin, model_<step>.bsz and state_<step>.bin (with BackSlash's moments)
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
-    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len};
+    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len, pr->world_size};
     // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
     BszOptions coded = bsz_default_options();
     coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
@@ -84,6 +92,13 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
     if (ck.progress.batch_size != args->batch_size || ck.progress.seq_len != args->seq_len) {
         rc = bs_error_set(BS_EINVAL, "%s: saved by a run with -b %d -t %d; resume with the same (got -b %d -t %d)", path,
                           ck.progress.batch_size, ck.progress.seq_len, args->batch_size, args->seq_len);
+        train_checkpoint_free(&ck);
+        return rc;
+    }
+    if (ck.progress.world_size != pr->world_size) {
+        // each rank's rows of a batch depend on the number of ranks (doc/distributed.md)
+        rc = bs_error_set(BS_EINVAL, "%s: saved by a run of %d rank(s); resume it with mpirun -np %d (this run has %d)", path,
+                          ck.progress.world_size, ck.progress.world_size, pr->world_size);
         train_checkpoint_free(&ck);
         return rc;
     }
@@ -150,25 +165,32 @@ static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int 
 
 int main(int argc, char** argv) {
     cpu_threads_passive_wait(argv);
+    // data-parallel under mpirun (dist.h): rank and world; one rank otherwise
+    Dist dist;
+    if (dist_init(&dist, &argc, &argv) != BS_OK) die("%s", bs_error());
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
-    if (prc == 1) { train_args_usage(stdout, argv[0]); return 0; }
+    if (prc == 1) { train_args_usage(stdout, argv[0]); dist_finalize(&dist); return 0; }
     if (prc != BS_OK) {
-        fprintf(stderr, "error: %s\n", bs_error());
+        fprintf(stderr, "%serror: %s\n", bs_die_prefix, bs_error());
         train_args_usage(stderr, argv[0]);
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
+    train_args_describe(&args, check, sizeof(check));
+    if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
 
-    if (args.output_dir != NULL && make_directories(args.output_dir) != 0)
+    if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
     GPT2 model;
     Optimizer opt;
     memset(&opt, 0, sizeof(opt));
-    Progress pr = {0, {0, 0, 0}, 0};
+    Progress pr = {0, {0, 0, 0}, 0, dist.world};
     int resumed = 0;
     if (args.resume) {
         int last = train_checkpoint_latest(args.output_dir);
@@ -194,28 +216,44 @@ int main(int argc, char** argv) {
     }
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
-    int B = args.batch_size, T = args.seq_len;
+    // every rank must start from the same weights (and, resuming, moments)
+    check[0] = '\0';
+    dist_text_add_crc(check, "weights", model.params_memory, model.num_params * sizeof(float));
+    dist_text_add_crc(check, "adam_m", opt.m, model.num_params * sizeof(float));
+    dist_text_add_crc(check, "adam_v", opt.v, model.num_params * sizeof(float));
+    if (dist_check_agree(&dist, check, resumed ? "the resumed state" : "the initial weights") != BS_OK) dist_fail(&dist, bs_error());
+    dist_shard_chunks(&dist, &opt.dggr, args.zero_stage); // -z 1: this rank's part of the optimizer step
+    int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
     // -d: tokens per step, by gradient accumulation over `accum` batches (as train_gpt2cu)
-    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : (long long)B * T;
-    if (tokens_per_step % ((long long)B * T) != 0)
-        die("flag -d: %lld tokens per step is not a multiple of B*T = %d", tokens_per_step, B * T);
-    int accum = (int)(tokens_per_step / ((long long)B * T));
+    long long rank_batch = (long long)B * T * dist.world; // tokens of one batch over all ranks
+    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : rank_batch;
+    if (tokens_per_step % rank_batch != 0)
+        die("flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens_per_step, rank_batch);
+    int accum = (int)(tokens_per_step / rank_batch);
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
            model.num_params, model.num_params / 1e6);
 
-    // data, the tokenizer for the samples, the log
+    // data (each rank keeps its own rows of every global batch of B x ranks rows), the
+    // tokenizer for the samples, the log (rank 0 writes it)
     DataLoader train, val;
-    train_report_open_data(&train, &val, &args, cfg->vocab_size);
+    train_report_open_data(&train, &val, &args, cfg->vocab_size, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
+    check[0] = '\0'; // the same token files on every rank
+    dist_text_add_crc(check, "training tokens", train.tokens, train.num_tokens * sizeof(uint16_t));
+    dist_text_add_crc(check, "validation tokens", val.tokens, val.num_tokens * sizeof(uint16_t));
+    if (dist_check_agree(&dist, check, "data files") != BS_OK) dist_fail(&dist, bs_error());
     Tokenizer* tok = train_report_tokenizer(&args);
     Logger lg;
-    train_report_open_log(&lg, &args, resumed ? pr.step : -1);
+    train_report_open_log(&lg, dist.rank == 0 ? args.output_dir : NULL, resumed ? pr.step : -1);
 
     char extra[96];
     snprintf(extra, sizeof(extra), ", %d threads%s", omp_get_max_threads(), args.reference_kernels ? ", reference kernels" : "");
     train_report_banner(&args, tokens_per_step, accum, &opt.dggr, extra);
+    if (dist.world > 1)
+        printf("data-parallel: %d ranks (MPI) x B=%d rows; gradients summed over the ranks every step; optimizer step %s\n",
+               dist.world, B, dist.sharded ? "sharded over the ranks (-z 1)" : "on every rank (-z 0)");
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -224,18 +262,25 @@ int main(int argc, char** argv) {
         int last = step == args.max_steps;
         float step_val = NAN;
         if (step == 0 || last || (args.val_every > 0 && step % args.val_every == 0)) {
-            val_loss = step_val = validation_loss(&model, &val, args.val_max_steps);
+            val_loss = step_val = (float)dist_mean(&dist, validation_loss(&model, &val, args.val_max_steps));
             printf("step %d: val loss %.4f\n", step, val_loss);
         }
-        if (args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
+        if (dist.rank == 0 && args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
             print_sample(&model, tok, args.gen_tokens, T, &sample_rng);
         if (args.output_dir != NULL && step != pr.step &&
             (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
-            Progress now = {step, train.state, sample_rng.state};
-            if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
-            printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
-            // codec: the size report of the final model
-            if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
+            // data-parallel: the ranks' weights must still agree; with -z 1 rank 0 gathers the moments
+            check[0] = '\0';
+            dist_text_add_crc(check, "weights", model.params_memory, model.num_params * sizeof(float));
+            if (dist_check_agree(&dist, check, "the weights at a checkpoint") != BS_OK) dist_fail(&dist, bs_error());
+            if (dist_gather_moments(&dist, &opt.dggr, opt.m, opt.v) != BS_OK) die("%s", bs_error());
+            if (dist.rank == 0) {
+                Progress now = {step, train.state, sample_rng.state, dist.world};
+                if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
+                printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+                // codec: the size report of the final model
+                if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
+            }
         }
         if (last) { // the final evaluation gets a row of its own
             train_report_last_row(&lg, step, step_val);
@@ -253,12 +298,15 @@ int main(int argc, char** argv) {
             if (gpt2_backward(&model) != BS_OK) die("%s", bs_error());
             loss_sum += model.mean_loss;
         }
-        float loss = (float)(loss_sum / accum);
+        // data-parallel: the gradients summed over the ranks; dividing by accum x ranks below
+        // makes the norm and the step those of the mean over the global batch
+        dist_sum_floats(&dist, model.grads_memory, model.num_params);
+        float loss = (float)dist_mean(&dist, loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
-        double norm = grad_norm_l2(model.grads_memory, model.num_params) / accum;
-        float scale = grad_clip_scale(norm, args.grad_clip) / (float)accum;
+        double norm = grad_norm_l2(model.grads_memory, model.num_params) / ((double)accum * dist.world);
+        float scale = grad_clip_scale(norm, args.grad_clip) / (float)(accum * dist.world);
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
-        optimizer_step(&model, &opt, &args, lr, scale, step + 1);
+        optimizer_step(&model, &opt, &dist, &args, lr, scale, step + 1);
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
@@ -275,5 +323,6 @@ int main(int argc, char** argv) {
     free(opt.v);
     dggr_free(&opt.dggr);
     gpt2_free(&model);
+    dist_finalize(&dist);
     return 0;
 }

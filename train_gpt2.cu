@@ -11,12 +11,15 @@
      accumulation over -d / (B*T) forward/backward passes), so that B*T is what fits in
      memory and -d is what the optimization wants (llm.c: ~0.5M tokens for GPT-2 124M);
    - the update is the fused AdamW+DGGR kernel (llmc/adamw_dggr.cuh), whose host half
-     (shapes, rate, zero fraction, bits/param) is llmc/dggr.h, the CPU's own code.
+     (shapes, rate, zero fraction, bits/param) is llmc/dggr.h, the CPU's own code;
+   - under mpirun it trains data-parallel over GPUs (llmc/dist_nccl.cuh: NCCL all-reduce of
+     the gradients, or ZeRO-1 with -z 1), with the CPU trainer's checks (llmc/dist.h).
 
  Usage: ./train_gpt2cu -h. Examples:
    ./train_gpt2cu -e d12 -b 16 -t 1024 -d 524288 -x 1000 -l 1000 -o out   GPT-2 124M with BackSlash
    ./train_gpt2cu -e out/model_00001000.bin -x 100                          continue from weights
    ./train_gpt2cu -e d12 -b 16 -t 1024 -d 524288 -x 1000 -o out -y 1     resume out/ exactly
+   mpirun -np 8 ./train_gpt2cu -e d12 -b 16 -t 1024 -d 524288 -x 1000 -z 1  8 GPUs (scripts/run_multi_gpu.sh)
  doc/cuda.md describes the build, the precisions and what the tests check.
 */
 #include <math.h>
@@ -26,6 +29,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/gpt2_cuda.cuh"
+#include "llmc/dist_nccl.cuh"
 #include "llmc/adamw.h"
 #include "llmc/dataloader.h"
 #include "llmc/gpt2_cpu.h"
@@ -95,25 +99,33 @@ static float* initial_params(const TrainArgs* args, GPT2Config* config) {
 }
 
 int main(int argc, char** argv) {
+    // data-parallel under mpirun (dist.h, dist_nccl.cuh): rank and world; one rank otherwise
+    Dist dist;
+    if (dist_init(&dist, &argc, &argv) != BS_OK) die("%s", bs_error());
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
-    if (prc == 1) { train_args_usage(stdout, argv[0]); return 0; }
+    if (prc == 1) { train_args_usage(stdout, argv[0]); dist_finalize(&dist); return 0; }
     if (prc != BS_OK) {
-        fprintf(stderr, "error: %s\n", bs_error());
+        fprintf(stderr, "%serror: %s\n", bs_die_prefix, bs_error());
         train_args_usage(stderr, argv[0]);
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
+    train_args_describe(&args, check, sizeof(check));
+    if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
     if (args.reference_kernels) die("flag -ref: the plain C reference kernels are the CPU trainer's (train_gpt2)");
     if (cuda_device_count() == 0) die("no CUDA device found: train_gpt2cu needs a GPU (train_gpt2 trains on the CPU)");
-    if (args.output_dir != NULL && make_directories(args.output_dir) != 0)
+    if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
-    int B = args.batch_size, T = args.seq_len;
-    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : (long long)B * T;
-    if (tokens_per_step % ((long long)B * T) != 0)
-        die("flag -d: %lld tokens per step is not a multiple of B*T = %d", tokens_per_step, B * T);
-    int accum = (int)(tokens_per_step / ((long long)B * T));
+    int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
+    long long rank_batch = (long long)B * T * dist.world; // tokens of one batch over all ranks
+    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : rank_batch;
+    if (tokens_per_step % rank_batch != 0)
+        die("flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens_per_step, rank_batch);
+    int accum = (int)(tokens_per_step / rank_batch);
 
     // the weights (and optimizer state): a saved training state (-y 1), a checkpoint, or new
     GPT2Config config;
@@ -132,6 +144,9 @@ int main(int argc, char** argv) {
             if (ck.progress.batch_size != B || ck.progress.seq_len != T)
                 die("%s: saved by a run with -b %d -t %d; resume with the same (got -b %d -t %d)", path,
                     ck.progress.batch_size, ck.progress.seq_len, B, T);
+            if (ck.progress.world_size != dist.world)
+                die("%s: saved by a run of %d rank(s); resume it with mpirun -np %d (this run has %d)", path,
+                    ck.progress.world_size, ck.progress.world_size, dist.world);
             config = ck.config;
             params = ck.params;
             pr = ck.progress;
@@ -146,13 +161,25 @@ int main(int argc, char** argv) {
         pr.sample_rng = (uint64_t)args.seed ^ 0x5a5a5a5a5a5a5a5aull;
         pr.batch_size = B;
         pr.seq_len = T;
+        pr.world_size = dist.world;
     }
     if (T > config.max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, config.max_seq_len);
 
+    // every rank must start from the same weights (and, resuming, moments)
+    size_t num_params = gpt2_num_params(&config);
+    check[0] = '\0';
+    dist_text_add_crc(check, "weights", params, num_params * sizeof(float));
+    if (resumed) {
+        dist_text_add_crc(check, "adam_m", ck.m, num_params * sizeof(float));
+        dist_text_add_crc(check, "adam_v", ck.v, num_params * sizeof(float));
+    }
+    if (dist_check_agree(&dist, check, resumed ? "the resumed state" : "the initial weights") != BS_OK) dist_fail(&dist, bs_error());
+
+    int device = dist_nccl_device(&dist); // the rank's index on its machine
     CudaContext ctx;
-    cuda_context_init(&ctx, 0);
+    cuda_context_init(&ctx, device);
     cudaDeviceProp prop;
-    cudaCheck(cudaGetDeviceProperties(&prop, 0));
+    cudaCheck(cudaGetDeviceProperties(&prop, device));
     DGGRConfig dggr_config; // BackSlash's settings from -l, -le, -lv, -ls, -lc, -lk, -ld
     if (train_args_dggr_config(&args, &dggr_config) != BS_OK) die("%s", bs_error());
     GPT2Cuda model;
@@ -167,20 +194,31 @@ int main(int argc, char** argv) {
         free(params);
     }
     params = NULL;
+    dist_shard_chunks(&dist, &model.dggr, args.zero_stage); // -z 1: this rank's part of the optimizer step
+    DistNccl nccl; // the communicator (none with one rank)
+    dist_nccl_init(&nccl, &dist);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            config.num_layers, config.channels, config.num_heads, config.vocab_size, config.padded_vocab_size,
            config.max_seq_len, model.num_params, model.num_params / 1e6);
     printf("device: %s, %d SMs, %.1f GiB; precision %s (fp32 master weights and moments)\n", prop.name,
            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, FLOATX_NAME);
 
-    // data, the tokenizer for the samples, the log (as train_gpt2)
+    // data (each rank keeps its own rows of every global batch of B x ranks rows), the
+    // tokenizer for the samples, the log (rank 0 writes it), as train_gpt2
     DataLoader train, val;
-    train_report_open_data(&train, &val, &args, config.vocab_size);
+    train_report_open_data(&train, &val, &args, config.vocab_size, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
+    check[0] = '\0'; // the same token files on every rank
+    dist_text_add_crc(check, "training tokens", train.tokens, train.num_tokens * sizeof(uint16_t));
+    dist_text_add_crc(check, "validation tokens", val.tokens, val.num_tokens * sizeof(uint16_t));
+    if (dist_check_agree(&dist, check, "data files") != BS_OK) dist_fail(&dist, bs_error());
     Tokenizer* tok = train_report_tokenizer(&args);
     Logger lg;
-    train_report_open_log(&lg, &args, resumed ? pr.step : -1);
+    train_report_open_log(&lg, dist.rank == 0 ? args.output_dir : NULL, resumed ? pr.step : -1);
     train_report_banner(&args, tokens_per_step, accum, &model.dggr, NULL);
+    if (dist.world > 1)
+        printf("data-parallel: %d ranks (MPI + NCCL) x B=%d rows; gradients averaged every step; optimizer %s\n", dist.world, B,
+               dist.sharded ? "sharded over the ranks (-z 1, ZeRO-1)" : "step on every rank (-z 0)");
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -192,23 +230,29 @@ int main(int argc, char** argv) {
         int last = step == args.max_steps;
         float step_val = NAN;
         if (step == 0 || last || (args.val_every > 0 && step % args.val_every == 0)) {
-            val_loss = step_val = validation_loss(&model, &val, args.val_max_steps);
+            val_loss = step_val = (float)dist_mean(&dist, validation_loss(&model, &val, args.val_max_steps));
             printf("step %d: val loss %.4f\n", step, val_loss);
         }
-        if (args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
+        if (dist.rank == 0 && args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
             print_sample(&model, tok, args.gen_tokens, T, &sample_rng);
         if (args.output_dir != NULL && step != pr.step &&
             (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
-            TrainProgress now = {step, train.state, sample_rng.state, B, T};
+            TrainProgress now = {step, train.state, sample_rng.state, B, T, dist.world};
+            dist_nccl_gather_state(&nccl, &model); // -z 1: every span's master weights and moments
             gpt2cuda_get_params(&model, host_params);
             gpt2cuda_get_opt_state(&model, host_m, host_v);
-            BszOptions bsz = bsz_default_options();
-            bsz.delta = args.rate_delta; // -ld: the coded checkpoint's Delta, as on the CPU
-            if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
-                die("%s", bs_error());
-            printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
-            // codec: the size report of the final model
-            if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
+            check[0] = '\0'; // data-parallel: the ranks' weights must still agree
+            dist_text_add_crc(check, "weights", host_params, model.num_params * sizeof(float));
+            if (dist_check_agree(&dist, check, "the weights at a checkpoint") != BS_OK) dist_fail(&dist, bs_error());
+            if (dist.rank == 0) {
+                BszOptions bsz = bsz_default_options();
+                bsz.delta = args.rate_delta; // -ld: the coded checkpoint's Delta, as on the CPU
+                if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
+                    die("%s", bs_error());
+                printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+                // codec: the size report of the final model
+                if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
+            }
         }
         if (last) { // the final evaluation gets a row of its own
             train_report_last_row(&lg, step, step_val);
@@ -224,11 +268,13 @@ int main(int argc, char** argv) {
             gpt2cuda_forward(&model, train.inputs, train.targets, B, T, 1.0f / ((float)B * T * accum));
             loss_sum += gpt2cuda_backward(&model);
         }
-        float loss = (float)(loss_sum / accum);
+        float loss = (float)dist_mean(&dist, loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate,
                                args.final_lr_frac);
-        float norm = gpt2cuda_update(&model, lr, args.beta1, args.beta2, 1e-8f, args.weight_decay, args.grad_clip, step + 1, 1);
+        // the gradients averaged over the ranks (NCCL), then the fused update (dist_nccl.cuh;
+        // with one rank: gpt2cuda_update)
+        float norm = dist_nccl_update(&nccl, &model, lr, args.beta1, args.beta2, 1e-8f, args.weight_decay, args.grad_clip, step + 1, 1);
         double dt = now_seconds() - t0; // the update synchronizes: dt is the step's wall time
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
@@ -244,7 +290,9 @@ int main(int argc, char** argv) {
     free(host_params);
     free(host_m);
     free(host_v);
+    dist_nccl_free(&nccl);
     gpt2cuda_free(&model);
     cuda_context_free(&ctx);
+    dist_finalize(&dist);
     return 0;
 }

@@ -66,14 +66,17 @@ static inline int make_directories(const char* path) {
 }
 
 // the training (random or sequential batches, -rb) and validation (sequential) loaders of
-// -i and -j for the model's vocabulary; prints what they hold and how many validation
-// batches an evaluation uses. Dies with the loader's message on a bad file.
-static inline void train_report_open_data(DataLoader* train, DataLoader* val, const TrainArgs* args, int vocab_size) {
+// -i and -j for the model's vocabulary; data-parallel, rank `rank` of `world` keeps its own
+// B rows of every global batch of B x world rows (1, 0 for one process). Prints what they
+// hold and how many validation batches an evaluation uses. Dies on a bad file.
+static inline void train_report_open_data(DataLoader* train, DataLoader* val, const TrainArgs* args, int vocab_size,
+                                          int world, int rank) {
     int B = args->batch_size, T = args->seq_len;
-    if (dataloader_init(train, args->train_tokens, B, T, vocab_size,
-                        args->random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args->seed) != BS_OK)
+    if (dataloader_init_shard(train, args->train_tokens, B, T, vocab_size,
+                              args->random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args->seed,
+                              world, rank) != BS_OK)
         die("%s", bs_error());
-    if (dataloader_init(val, args->val_tokens, B, T, vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
+    if (dataloader_init_shard(val, args->val_tokens, B, T, vocab_size, DATALOADER_SEQUENTIAL, 0, world, rank) != BS_OK)
         die("%s", bs_error());
     size_t n = dataloader_num_batches(val);
     int val_batches = (int)((size_t)args->val_max_steps < n ? (size_t)args->val_max_steps : n);
@@ -90,14 +93,15 @@ static inline Tokenizer* train_report_tokenizer(const TrainArgs* args) {
     return tok;
 }
 
-// log.csv in -o (kept up to resume_step on resume, -1 for a new run): the trainer's
-// columns, then BackSlash's (rate .. bits_per_param). Without -o nothing is written.
-static inline void train_report_open_log(Logger* lg, const TrainArgs* args, int resume_step) {
+// log.csv in `dir` (kept up to resume_step on resume, -1 for a new run): the trainer's
+// columns, then BackSlash's (rate .. bits_per_param). With dir NULL (no -o, or a rank
+// other than 0) nothing is written.
+static inline void train_report_open_log(Logger* lg, const char* dir, int resume_step) {
     logger_init(lg);
     const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step",
                              "rate", "nu", "alpha", "zero_frac", "bits_per_param"};
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(lg, columns[i]);
-    if (args->output_dir != NULL && logger_open(lg, args->output_dir, resume_step) != BS_OK) die("%s", bs_error());
+    if (dir != NULL && logger_open(lg, dir, resume_step) != BS_OK) die("%s", bs_error());
 }
 
 // the banner before the first step: the run's shape and schedule (`extra` ends the first
