@@ -21,7 +21,7 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2
+CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2
 all: $(CPU_PROGRAMS)
 
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
@@ -45,6 +45,10 @@ bsz: bsz.c $(BSZ_HEADERS)
 
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
+eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 # `make train`: a 6-layer, 384-wide GPT-2 (30 M parameters) from scratch on the corpus,

@@ -25,6 +25,7 @@
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/gpt2_cpu.h"
+#include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
@@ -116,17 +117,11 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
 // ----------------------------------------------------------------------------
 // evaluation and sampling
 
+// the mean loss over -m validation batches (llmc/gpt2_eval.h, shared with eval_gpt2.c)
 static float validation_loss(GPT2* model, DataLoader* val, int max_batches) {
-    size_t n = dataloader_num_batches(val);
-    if ((size_t)max_batches < n) n = (size_t)max_batches;
-    dataloader_reset(val);
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        dataloader_next_batch(val);
-        if (gpt2_forward(model, val->inputs, val->targets, val->B, val->T) != BS_OK) die("%s", bs_error());
-        sum += model->mean_loss;
-    }
-    return (float)(sum / (double)n);
+    float loss = NAN;
+    if (gpt2_validation_loss(model, val, max_batches, &loss) != BS_OK) die("%s", bs_error());
+    return loss;
 }
 
 // index drawn from probs[0..n) (summing to 1) with a uniform coin in [0, 1)
@@ -270,7 +265,7 @@ int main(int argc, char** argv) {
     if (dataloader_init(&val, args.val_tokens, B, T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
         die("%s", bs_error());
     if (resumed) train.state = pr.loader;
-    int val_batches = (int)((size_t)args.val_max_steps < dataloader_num_batches(&val) ? (size_t)args.val_max_steps : dataloader_num_batches(&val));
+    int val_batches = (int)gpt2_validation_batches(&val, args.val_max_steps);
     printf("train: %s, %zu tokens (%s batches)   val: %s, %zu tokens, %d batches of %dx%d per evaluation\n",
            args.train_tokens, train.num_tokens, args.random_batches ? "random" : "sequential", args.val_tokens,
            val.num_tokens, val_batches, B, T);
