@@ -157,6 +157,11 @@ dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
+# the classifier's gradient check runs the model (OpenBLAS fast path)
+dev/test/bin/test_classifier: dev/test/test_classifier.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)

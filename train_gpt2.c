@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/adamw.h"
+#include "llmc/classifier.h"
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/gpt2_cpu.h"
@@ -168,6 +169,23 @@ static void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
+// BackSlash's part of the progress line: R, lambda R, nu, alpha, zeros at Delta, bits/param
+static void print_backslash(const DGGR* dg) {
+    printf("R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", dg->rate,
+           dg->rate_active ? (double)dg->cfg.lambda * dg->rate : 0.0, dg->nu, dg->alpha, 100.0 * dg->zero_frac,
+           dg->bits_per_param);
+}
+
+// BackSlash's columns of log.csv
+static const char* const BACKSLASH_COLUMNS[] = {"rate", "nu", "alpha", "zero_frac", "bits_per_param"};
+static void log_backslash(Logger* lg, const DGGR* dg) {
+    logger_set(lg, "rate", dg->rate);
+    logger_set(lg, "nu", dg->nu);
+    logger_set(lg, "alpha", dg->alpha);
+    logger_set(lg, "zero_frac", dg->zero_frac);
+    logger_set(lg, "bits_per_param", dg->bits_per_param);
+}
+
 // mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
 static int make_directories(const char* path) {
     char buf[4096];
@@ -185,6 +203,116 @@ static int make_directories(const char* path) {
     if (stat(path, &st) != 0) return -1;
     if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
     return 0;
+}
+
+// ----------------------------------------------------------------------------
+// -cls 1: fine-tuning a sequence classifier (llmc/classifier.h), the paper's Spam row.
+// -i/-j are labeled token files (train/test); every step draws -b random training messages
+// (with replacement), cut to their first -t tokens; the model (with BackSlash's rate term,
+// -l) and the head (plain AdamW, no weight decay) take one step from the same clipped
+// gradient. Every -v steps and at the end: loss and accuracy over every test message,
+// and the accuracy of always answering the training set's most frequent class.
+
+static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args) {
+    LabeledTokens train, test;
+    if (labeled_tokens_read(args->train_tokens, &train) != BS_OK) die("flag -i: %s", bs_error());
+    if (labeled_tokens_read(args->val_tokens, &test) != BS_OK) die("flag -j: %s", bs_error());
+    if (train.num_classes != test.num_classes)
+        die("%s has %d classes, %s has %d", args->train_tokens, train.num_classes, args->val_tokens, test.num_classes);
+    if (train.num_messages == 0 || test.num_messages == 0) die("flag -i/-j: a labeled token file without messages");
+    if (train.num_classes < 2) die("%s: %d class(es); a classifier needs at least 2", args->train_tokens, train.num_classes);
+    int B = args->batch_size, T = args->seq_len, K = train.num_classes;
+    if (args->total_batch_tokens != 0 && args->total_batch_tokens != (long long)B * T)
+        die("flag -d: gradient accumulation is not supported with -cls 1");
+    ClassifierHead head;
+    if (classifier_init(&head, model->config.channels, K, B, (uint64_t)args->seed ^ 0xc1a55ull) != BS_OK) die("%s", bs_error());
+    Rng rng;
+    rng_init(&rng, (uint64_t)args->seed ^ 0xba7c4ull);
+    int* inputs = (int*)malloc_or_die((size_t)B * T * sizeof(int));
+    int* last = (int*)malloc_or_die((size_t)B * sizeof(int));
+    int* labels = (int*)malloc_or_die((size_t)B * sizeof(int));
+    size_t* idx = (size_t*)malloc_or_die((size_t)B * sizeof(size_t));
+    double majority = classifier_majority_accuracy(&train, &test);
+    printf("classifier: %d classes, train %s (%zu messages), test %s (%zu messages), messages cut to %d tokens; "
+           "majority-class accuracy on test %.4f\n", K, args->train_tokens, train.num_messages, args->val_tokens,
+           test.num_messages, T, majority);
+
+    Logger lg;
+    logger_init(&lg);
+    const char* columns[] = {"step", "loss", "val_loss", "accuracy", "majority", "lr", "grad_norm", "ms_per_step"};
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
+    for (size_t i = 0; i < sizeof(BACKSLASH_COLUMNS) / sizeof(BACKSLASH_COLUMNS[0]); i++) logger_add_column(&lg, BACKSLASH_COLUMNS[i]);
+    if (args->output_dir != NULL && logger_open(&lg, args->output_dir, -1) != BS_OK) die("%s", bs_error());
+    char bs_line[256];
+    dggr_config_describe(&opt->dggr.cfg, bs_line, sizeof(bs_line));
+    printf("training: %d steps, B=%d T=%d, lr %g (warmup %d), weight decay %g, clip %g, %d threads\n%s\n", args->max_steps, B, T,
+           args->learning_rate, args->warmup_steps, args->weight_decay, args->grad_clip, omp_get_max_threads(), bs_line);
+
+    ClassifierEval ev = {NAN, NAN, 0};
+    for (int step = 0; step <= args->max_steps; step++) {
+        int is_last = step == args->max_steps;
+        int evaluated = 0;
+        if (step == 0 || is_last || (args->val_every > 0 && step % args->val_every == 0)) {
+            if (classifier_evaluate(model, &head, &test, B, T, &ev) != BS_OK) die("%s", bs_error());
+            printf("step %d: test loss %.4f accuracy %.4f (majority class %.4f)\n", step, ev.loss, ev.accuracy, majority);
+            evaluated = 1;
+        }
+        if (is_last) {
+            if (args->output_dir != NULL) {
+                Progress now = {step, {0, 0, 0}, rng.state};
+                if (save_checkpoint(args->output_dir, model, opt, &now, args) != BS_OK) die("%s", bs_error());
+                printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin (the model; the head is not saved)\n",
+                       args->output_dir, step, step, step);
+                if (train_checkpoint_print_coded_report(stdout, args->output_dir, step) != BS_OK) die("%s", bs_error());
+            }
+            logger_set(&lg, "step", step);
+            logger_set(&lg, "val_loss", ev.loss);
+            logger_set(&lg, "accuracy", ev.accuracy);
+            logger_set(&lg, "majority", majority);
+            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            break;
+        }
+        double t0 = now_seconds();
+        for (int b = 0; b < B; b++) idx[b] = (size_t)rng_below(&rng, train.num_messages);
+        classifier_batch(&train, idx, B, T, inputs, last, labels);
+        float loss = NAN;
+        if (classifier_forward_backward(model, &head, inputs, last, labels, B, T, &loss) != BS_OK) die("%s", bs_error());
+        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        // one clipping factor from the norm of the model's and the head's gradients together
+        double nm = grad_norm_l2(model->grads_memory, model->num_params), nh = grad_norm_l2(head.grads, head.num_params);
+        double norm = sqrt(nm * nm + nh * nh);
+        float scale = grad_clip_scale(norm, args->grad_clip);
+        float lr = lr_schedule(args->lr_schedule, step, args->max_steps, args->warmup_steps, args->learning_rate, args->final_lr_frac);
+        optimizer_step(model, opt, args, lr, scale, step + 1);
+        adamw_update(head.params, head.grads, head.m, head.v, head.num_params, lr, args->beta1, args->beta2, 1e-8f, 0.0f, scale, step + 1);
+        double dt = now_seconds() - t0;
+        if (step % args->log_every == 0 || step == args->max_steps - 1) {
+            printf("step %5d/%d | loss %.4f | test acc %.4f | lr %.2e | norm %.3f | %.1f ms | ", step + 1, args->max_steps,
+                   loss, ev.accuracy, lr, norm, dt * 1e3);
+            print_backslash(&opt->dggr);
+        }
+        logger_set(&lg, "step", step);
+        logger_set(&lg, "loss", loss);
+        if (evaluated) {
+            logger_set(&lg, "val_loss", ev.loss);
+            logger_set(&lg, "accuracy", ev.accuracy);
+            logger_set(&lg, "majority", majority);
+        }
+        logger_set(&lg, "lr", lr);
+        logger_set(&lg, "grad_norm", norm);
+        logger_set(&lg, "ms_per_step", dt * 1e3);
+        log_backslash(&lg, &opt->dggr);
+        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+    }
+    printf("final test accuracy %.4f (majority class %.4f), test loss %.4f\n", ev.accuracy, majority, ev.loss);
+    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
+           "estimated %.2f bits/param\n", (double)args->lambda, opt->dggr.nu, 100.0 * opt->dggr.zero_frac,
+           (double)opt->dggr.cfg.delta, opt->dggr.bits_per_param);
+    logger_close(&lg);
+    free(inputs); free(last); free(labels); free(idx);
+    classifier_free(&head);
+    labeled_tokens_free(&train);
+    labeled_tokens_free(&test);
 }
 
 // ----------------------------------------------------------------------------
@@ -257,6 +385,15 @@ int main(int argc, char** argv) {
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
            model.num_params, model.num_params / 1e6);
 
+    if (args.classifier) { // -cls 1: a classifier on labeled token files instead of the LM loop
+        train_classifier(&model, &opt, &args);
+        free(opt.m);
+        free(opt.v);
+        dggr_free(&opt.dggr);
+        gpt2_free(&model);
+        return 0;
+    }
+
     // data
     DataLoader train, val;
     if (dataloader_init(&train, args.train_tokens, B, T, cfg->vocab_size,
@@ -280,9 +417,9 @@ int main(int argc, char** argv) {
     // the log
     Logger lg;
     logger_init(&lg);
-    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step",
-                             "rate", "nu", "alpha", "zero_frac", "bits_per_param"}; // BackSlash's: rate .. bits_per_param
+    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step"};
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
+    for (size_t i = 0; i < sizeof(BACKSLASH_COLUMNS) / sizeof(BACKSLASH_COLUMNS[0]); i++) logger_add_column(&lg, BACKSLASH_COLUMNS[i]);
     if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
 
     printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
@@ -347,12 +484,9 @@ int main(int argc, char** argv) {
         if (step % args.log_every == 0 || step == args.max_steps - 1) {
             char eta[32];
             format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
-            const DGGR* dg = &opt.dggr; // BackSlash: R, lambda R, nu, alpha, zeros at Delta, bits/param
-            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s"
-                   " | R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", step + 1,
-                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta, dg->rate,
-                   dg->rate_active ? (double)dg->cfg.lambda * dg->rate : 0.0, dg->nu, dg->alpha, 100.0 * dg->zero_frac,
-                   dg->bits_per_param);
+            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s | ", step + 1,
+                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta);
+            print_backslash(&opt.dggr);
         }
         logger_set(&lg, "step", step);
         logger_set(&lg, "loss", loss);
@@ -361,11 +495,7 @@ int main(int argc, char** argv) {
         logger_set(&lg, "grad_norm", norm);
         logger_set(&lg, "tokens_per_s", tok_s);
         logger_set(&lg, "ms_per_step", dt * 1e3);
-        logger_set(&lg, "rate", opt.dggr.rate); // BackSlash
-        logger_set(&lg, "nu", opt.dggr.nu);
-        logger_set(&lg, "alpha", opt.dggr.alpha);
-        logger_set(&lg, "zero_frac", opt.dggr.zero_frac);
-        logger_set(&lg, "bits_per_param", opt.dggr.bits_per_param);
+        log_backslash(&lg, &opt.dggr);
         if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
     }
     printf("final val loss %.4f\n", val_loss);

@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (args.reference_kernels) die("flag -ref: the plain C reference kernels are the CPU trainer's (train_gpt2)");
+    if (args.classifier) die("flag -cls: the classifier mode is the CPU trainer's (train_gpt2)");
     if (cuda_device_count() == 0) die("no CUDA device found: train_gpt2cu needs a GPU (train_gpt2 trains on the CPU)");
     if (args.output_dir != NULL && mkdir(args.output_dir, 0777) != 0 && errno != EEXIST)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));

@@ -7,7 +7,9 @@
 # (small, committed) so that scripts/make_results.sh can rebuild the doc without the models.
 #
 # Usage: scripts/run_sweep.sh [OUT=out/sweep] [RUN...]
-#   RUN is a name from the table below; none: every run, in the table's order.
+#   RUN is a name from the table below; none: every run, in the table's order. Two
+#   sweeps may run side by side on disjoint sets of runs (a run is redone from scratch
+#   unless its final model exists, so never give two sweeps the same run).
 # Environment: MODEL (d6), B (8), T (64), STEPS (300), THREADS (1), VAL_EVERY (100),
 #   VAL_BATCHES (20), NICE (10), TRAINER (./train_gpt2; a copy keeps a long sweep on one
 #   build while the tree is rebuilt)
@@ -25,11 +27,11 @@ RUNS=(
   "lambda3000|-l 3000"
   "lambda10000|-l 10000"
   "lambda300|-l 300"
+  "coupled_l3000|-l 3000 -lv coupled"
+  "tensor_l3000|-l 3000 -ls tensor"
   "fixed1_l3000|-l 3000 -ls fixed:1"
   "fixed2_l3000|-l 3000 -ls fixed:2"
   "fixed0.5_l3000|-l 3000 -ls fixed:0.5"
-  "tensor_l3000|-l 3000 -ls tensor"
-  "coupled_l3000|-l 3000 -lv coupled"
 )
 
 make -s train_gpt2 bsz
