@@ -210,8 +210,8 @@ static int make_directories(const char* path) {
 // -i/-j are labeled token files (train/test); every step draws -b random training messages
 // (with replacement), cut to their first -t tokens; the model (with BackSlash's rate term,
 // -l) and the head (plain AdamW, no weight decay) take one step from the same clipped
-// gradient. Every -v steps and at the end: loss and accuracy over every test message,
-// and the accuracy of always answering the training set's most frequent class.
+// gradient. Every -v steps (from step 0) and at the end: loss and accuracy over every
+// test message (-v 0: only at the end), and the accuracy of always answering the training set's most frequent class.
 
 static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args) {
     LabeledTokens train, test;
@@ -252,7 +252,7 @@ static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args)
     for (int step = 0; step <= args->max_steps; step++) {
         int is_last = step == args->max_steps;
         int evaluated = 0;
-        if (step == 0 || is_last || (args->val_every > 0 && step % args->val_every == 0)) {
+        if (is_last || (args->val_every > 0 && step % args->val_every == 0)) { // -v 0: only at the end
             if (classifier_evaluate(model, &head, &test, B, T, &ev) != BS_OK) die("%s", bs_error());
             printf("step %d: test loss %.4f accuracy %.4f (majority class %.4f)\n", step, ev.loss, ev.accuracy, majority);
             evaluated = 1;

@@ -138,7 +138,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
-    ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps");
+    ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");

@@ -7,7 +7,8 @@
 # (small, committed) so that scripts/make_results.sh can rebuild the doc without the models.
 #
 # Usage: scripts/run_sweep.sh [OUT=out/sweep] [RUN...]
-#   RUN is a name from the table below; none: every run, in the table's order. Two
+#   RUN is a name from the table below, run in the order given; none: every run, in the
+#   table's order. Two
 #   sweeps may run side by side on disjoint sets of runs (a run is redone from scratch
 #   unless its final model exists, so never give two sweeps the same run).
 # Environment: MODEL (d6), B (8), T (64), STEPS (300), THREADS (1), VAL_EVERY (100),
@@ -36,10 +37,18 @@ RUNS=(
 
 make -s train_gpt2 bsz
 mkdir -p "$OUT" doc/results
-want=("$@")
-for entry in "${RUNS[@]}"; do
+# the runs asked for, in the order given (default: the table's)
+order=()
+if [ $# -eq 0 ]; then order=("${RUNS[@]}"); else
+  for want in "$@"; do
+    found=""
+    for entry in "${RUNS[@]}"; do [ "${entry%%|*}" = "$want" ] && found=$entry; done
+    [ -n "$found" ] || { echo "unknown run $want" >&2; exit 2; }
+    order+=("$found")
+  done
+fi
+for entry in "${order[@]}"; do
   name=${entry%%|*}; flags=${entry#*|}
-  if [ ${#want[@]} -gt 0 ] && [[ " ${want[*]} " != *" $name "* ]]; then continue; fi
   run="$OUT/$name"
   final=$(printf '%s/model_%08d.bsz' "$run" "$STEPS")
   if [ -f "$final" ]; then echo "== $name: done ($final)"; else
