@@ -48,7 +48,16 @@ plot $post "$R/rd_backslash.dat" using 1:2 with points pt 7 ps 1.5 title "BackSl
      "$R/rd_backslash.dat" using 1:2:3 with labels offset 1.2,0.8 notitle $abl
 GP
 fi
-if [ -f "$R/prune.csv" ]; then
+# the per-run pruning and quantization rows, one file each for gnuplot
+cat_runs() { # prefix
+  local first=1
+  for f in "$R/$1"_*.csv; do
+    [ -f "$f" ] || continue
+    if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
+  done
+}
+cat_runs prune > "$tmp/prune.csv"; cat_runs quant > "$tmp/quant.csv"
+if [ -s "$tmp/prune.csv" ]; then
   gnuplot <<GP
 $STYLE
 set datafile separator ","
@@ -57,11 +66,11 @@ set title "magnitude pruning of the constrained weights (not re-trained)"
 set xlabel "fraction of the weight matrices and embeddings set to zero"
 set ylabel "val loss (nats/token)"
 set key top left
-models = system("tail -n +2 $R/prune.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
-plot for [m in models] "< grep '^".m.",' $R/prune.csv" using 3:6 with linespoints lw 2 title m
+models = system("tail -n +2 $tmp/prune.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
+plot for [m in models] "< grep '^".m.",' $tmp/prune.csv" using 3:6 with linespoints lw 2 title m
 GP
 fi
-if [ -f "$R/quant.csv" ]; then
+if [ -s "$tmp/quant.csv" ]; then
   gnuplot <<GP
 $STYLE
 set datafile separator ","
@@ -71,8 +80,8 @@ set xlabel "Delta"
 set logscale x
 set ylabel "val loss (nats/token)"
 set key top left
-models = system("tail -n +2 $R/quant.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
-plot for [m in models] "< grep '^".m.",' $R/quant.csv" using 2:3 with linespoints lw 2 title m
+models = system("tail -n +2 $tmp/quant.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
+plot for [m in models] "< grep '^".m.",' $tmp/quant.csv" using 2:3 with linespoints lw 2 title m
 GP
 fi
 echo "wrote $MD and $R/*.png"

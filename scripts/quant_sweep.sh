@@ -4,7 +4,8 @@
 # the .bsz), with the coded size (./bsz info --json --total). For the model trained
 # without BackSlash this is the paper's "compression after training" baseline: the same
 # quantizer and coder as the BackSlash models, applied after normal training.
-# Writes doc/results/quant.csv (replaced): run,delta,val_loss,zero_frac,fl,eg_best,eg_k,huffman,entropy,file_bits
+# Writes doc/results/quant_<run>.csv (replaced):
+#   run,delta,val_loss,zero_frac,fl,eg_best,eg_k,huffman,entropy,file_bits
 #
 # Usage: scripts/quant_sweep.sh [SWEEP=out/sweep] [RUN...]   (default RUN: lambda0 lambda3000 lambda10000)
 # Environment: B (8), T (64), BATCHES (20), DELTAS, THREADS (1), NICE (10)
@@ -18,22 +19,23 @@ make -s eval_gpt2 bsz
 mkdir -p doc/results
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/quant.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-csv=doc/results/quant.csv.tmp
-echo "run,delta,val_loss,zero_frac,fl,eg_best,eg_k,huffman,entropy,file_bits" > "$csv"
 for run in "${RUNS[@]}"; do
   model=$(ls "$SWEEP/$run"/model_*.bin | sort | tail -n 1)
+  csv=doc/results/quant_$run.csv
+  echo "run,delta,val_loss,zero_frac,fl,eg_best,eg_k,huffman,entropy,file_bits" > "$csv.tmp"
   for d in $DELTAS; do
     nice -n "$NICE" ./bsz compress "$model" "$tmp/m.bsz" --delta "$d" > /dev/null
     ./bsz info --json --total "$tmp/m.bsz" > "$tmp/info.json"
+    rm -f "$tmp/eval.csv"
     OMP_NUM_THREADS=$THREADS nice -n "$NICE" ./eval_gpt2 -e "$tmp/m.bsz" -b "$B" -t "$T" -m "$BATCHES" -o "$tmp/eval.csv" -tag "$run"
     loss=$(tail -n 1 "$tmp/eval.csv" | cut -d, -f6)
-    python3 - "$tmp/info.json" "$run" "$d" "$loss" >> "$csv" <<'PY'
+    python3 - "$tmp/info.json" "$run" "$d" "$loss" >> "$csv.tmp" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["total"]
 k = min(range(len(t["eg_bits"])), key=lambda i: t["eg_bits"][i])
 print(f'{sys.argv[2]},{sys.argv[3]},{sys.argv[4]},{t["zero_frac"]},{t["fl_bits"]},{t["eg_bits"][k]},{k},{t["huffman_bits"]},{t["entropy_bits"]},{t["file_bits"]}')
 PY
   done
+  mv "$csv.tmp" "$csv"
+  echo "wrote $csv"
 done
-mv "$csv" doc/results/quant.csv
-echo "wrote doc/results/quant.csv"

@@ -31,12 +31,29 @@ def path(name):
 
 
 def read_csv(name):
+    if name in ("prune.csv", "quant.csv"):
+        return per_run(name)
     with open(path(name)) as f:
         return list(csv.DictReader(f))
 
 
 def have(name):
+    if name in ("prune.csv", "quant.csv"):
+        return bool(per_run(name))
     return os.path.exists(path(name))
+
+
+def per_run(name):
+    """prune.csv / quant.csv: the rows of prune_<run>.csv / quant_<run>.csv, in the runs' table order"""
+    stem = name[:-4] + "_"
+    files = [f for f in os.listdir(RES) if f.startswith(stem) and f.endswith(".csv")]
+    order = [n for n, _ in SWEEP] + [n for n, _ in ABLATION]
+    files.sort(key=lambda f: (order.index(f[len(stem):-4]) if f[len(stem):-4] in order else 99, f))
+    rows = []
+    for f in files:
+        with open(path(f)) as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
 
 
 def fnum(s):
@@ -260,8 +277,8 @@ if have("discussion.md"):
 w("## Regenerating\n")
 w("```\nmake train_gpt2 eval_gpt2 bsz data\n"
   "TRAINER=./train_gpt2 scripts/run_sweep.sh out/sweep        # the language-model runs (resumable)\n"
-  "scripts/prune_sweep.sh out/sweep                           # doc/results/prune.csv\n"
-  "scripts/quant_sweep.sh out/sweep                           # doc/results/quant.csv\n"
+  "scripts/prune_sweep.sh out/sweep                           # doc/results/prune_<run>.csv\n"
+  "scripts/quant_sweep.sh out/sweep                           # doc/results/quant_<run>.csv\n"
   "scripts/spam.sh out/spam out/sweep/lambda0/model_00000300.bin   # the spam rows\n"
   "scripts/make_results.sh                                    # this file and the plots\n```\n")
 w("`scripts/make_results.sh` alone rebuilds this file and the plots from the committed files in "
