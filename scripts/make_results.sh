@@ -41,7 +41,7 @@ if [ -f "$R/rd_backslash.dat" ]; then
   gnuplot <<GP
 $STYLE
 set output "$R/rd.png"
-set title "val loss against coded size (EG, best k)"
+set title "val loss against coded size (EG, per-tensor best order)"
 set xlabel "EG bits per parameter"
 set ylabel "val loss (nats/token)"
 plot $post "$R/rd_backslash.dat" using 1:2 with points pt 7 ps 1.5 title "BackSlash at Delta 1e-3 (label: lambda)", \

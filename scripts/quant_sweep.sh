@@ -6,6 +6,8 @@
 # quantizer and coder as the BackSlash models, applied after normal training.
 # Writes doc/results/quant_<run>.csv (replaced):
 #   run,delta,val_loss,zero_frac,fl,eg_best,eg_k,huffman,entropy,file_bits
+# eg_best: exp-Golomb code bits/param with each tensor's best order (as the file codes it),
+# eg_k: wte's order; file_bits: the whole .bsz file per parameter
 #
 # Usage: scripts/quant_sweep.sh [SWEEP=out/sweep] [RUN...]   (default RUN: lambda0 lambda3000 lambda10000)
 # Environment: B (8), T (64), BATCHES (20), DELTAS, THREADS (1), NICE (10)
@@ -25,15 +27,19 @@ for run in "${RUNS[@]}"; do
   echo "run,delta,val_loss,zero_frac,fl,eg_best,eg_k,huffman,entropy,file_bits" > "$csv.tmp"
   for d in $DELTAS; do
     nice -n "$NICE" ./bsz compress "$model" "$tmp/m.bsz" --delta "$d" > /dev/null
-    ./bsz info --json --total "$tmp/m.bsz" > "$tmp/info.json"
+    ./bsz info --json "$tmp/m.bsz" > "$tmp/info.json"
     rm -f "$tmp/eval.csv"
     OMP_NUM_THREADS=$THREADS nice -n "$NICE" ./eval_gpt2 -e "$tmp/m.bsz" -b "$B" -t "$T" -m "$BATCHES" -o "$tmp/eval.csv" -tag "$run"
     loss=$(tail -n 1 "$tmp/eval.csv" | cut -d, -f6)
     python3 - "$tmp/info.json" "$run" "$d" "$loss" >> "$csv.tmp" <<'PY'
 import json, sys
-t = json.load(open(sys.argv[1]))["total"]
-k = min(range(len(t["eg_bits"])), key=lambda i: t["eg_bits"][i])
-print(f'{sys.argv[2]},{sys.argv[3]},{sys.argv[4]},{t["zero_frac"]},{t["fl_bits"]},{t["eg_bits"][k]},{k},{t["huffman_bits"]},{t["entropy_bits"]},{t["file_bits"]}')
+info = json.load(open(sys.argv[1]))
+t = info["total"]
+# EG code bits per parameter with each tensor's own best order k (what the file codes);
+# eg_k: the order of wte, the largest tensor
+eg = sum(x["params"] * x["file_bits"] for x in info["tensors"]) / t["params"]
+k = [x["k"] for x in info["tensors"] if x["name"] == "wte"][0]
+print(f'{sys.argv[2]},{sys.argv[3]},{sys.argv[4]},{t["zero_frac"]},{t["fl_bits"]},{eg},{k},{t["huffman_bits"]},{t["entropy_bits"]},{info["file_bits_per_param"]}')
 PY
   done
   mv "$csv.tmp" "$csv"
