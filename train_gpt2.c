@@ -24,10 +24,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/adamw.h"
+#include "llmc/classifier.h"
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/dist.h"
 #include "llmc/gpt2_cpu.h"
+#include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
@@ -123,17 +125,11 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
 // ----------------------------------------------------------------------------
 // evaluation and sampling
 
+// the mean loss over -m validation batches (llmc/gpt2_eval.h, shared with eval_gpt2.c)
 static float validation_loss(GPT2* model, DataLoader* val, int max_batches) {
-    size_t n = dataloader_num_batches(val);
-    if ((size_t)max_batches < n) n = (size_t)max_batches;
-    dataloader_reset(val);
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        dataloader_next_batch(val);
-        if (gpt2_forward(model, val->inputs, val->targets, val->B, val->T) != BS_OK) die("%s", bs_error());
-        sum += model->mean_loss;
-    }
-    return (float)(sum / (double)n);
+    float loss = NAN;
+    if (gpt2_validation_loss(model, val, max_batches, &loss) != BS_OK) die("%s", bs_error());
+    return loss;
 }
 
 // index drawn from probs[0..n) (summing to 1) with a uniform coin in [0, 1)
@@ -159,6 +155,114 @@ static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int 
     }
     train_report_sample(tok, ids, gen_tokens);
     free(ids);
+}
+
+// ----------------------------------------------------------------------------
+// -cls 1: fine-tuning a sequence classifier (llmc/classifier.h), the paper's Spam row.
+// -i/-j are labeled token files (train/test); every step draws -b random training messages
+// (with replacement), cut to their first -t tokens; the model (with BackSlash's rate term,
+// -l) and the head (plain AdamW, no weight decay) take one step from the same clipped
+// gradient. Every -v steps (from step 0) and at the end: loss and accuracy over every
+// test message (-v 0: only at the end), and the accuracy of always answering the training set's most frequent class.
+
+static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args) {
+    LabeledTokens train, test;
+    if (labeled_tokens_read(args->train_tokens, &train) != BS_OK) die("flag -i: %s", bs_error());
+    if (labeled_tokens_read(args->val_tokens, &test) != BS_OK) die("flag -j: %s", bs_error());
+    if (train.num_classes != test.num_classes)
+        die("%s has %d classes, %s has %d", args->train_tokens, train.num_classes, args->val_tokens, test.num_classes);
+    if (train.num_messages == 0 || test.num_messages == 0) die("flag -i/-j: a labeled token file without messages");
+    if (train.num_classes < 2) die("%s: %d class(es); a classifier needs at least 2", args->train_tokens, train.num_classes);
+    int B = args->batch_size, T = args->seq_len, K = train.num_classes;
+    if (args->total_batch_tokens != 0 && args->total_batch_tokens != (long long)B * T)
+        die("flag -d: gradient accumulation is not supported with -cls 1");
+    ClassifierHead head;
+    if (classifier_init(&head, model->config.channels, K, B, (uint64_t)args->seed ^ 0xc1a55ull) != BS_OK) die("%s", bs_error());
+    Rng rng;
+    rng_init(&rng, (uint64_t)args->seed ^ 0xba7c4ull);
+    int* inputs = (int*)malloc_or_die((size_t)B * T * sizeof(int));
+    int* last = (int*)malloc_or_die((size_t)B * sizeof(int));
+    int* labels = (int*)malloc_or_die((size_t)B * sizeof(int));
+    size_t* idx = (size_t*)malloc_or_die((size_t)B * sizeof(size_t));
+    double majority = classifier_majority_accuracy(&train, &test);
+    printf("classifier: %d classes, train %s (%zu messages), test %s (%zu messages), messages cut to %d tokens; "
+           "majority-class accuracy on test %.4f\n", K, args->train_tokens, train.num_messages, args->val_tokens,
+           test.num_messages, T, majority);
+
+    Logger lg;
+    logger_init(&lg);
+    const char* columns[] = {"step", "loss", "val_loss", "accuracy", "majority", "lr", "grad_norm", "ms_per_step"};
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
+    train_report_backslash_columns(&lg);
+    if (args->output_dir != NULL && logger_open(&lg, args->output_dir, -1) != BS_OK) die("%s", bs_error());
+    char bs_line[256];
+    dggr_config_describe(&opt->dggr.cfg, bs_line, sizeof(bs_line));
+    printf("training: %d steps, B=%d T=%d, lr %g (warmup %d), weight decay %g, clip %g, %d threads\n%s\n", args->max_steps, B, T,
+           args->learning_rate, args->warmup_steps, args->weight_decay, args->grad_clip, omp_get_max_threads(), bs_line);
+
+    ClassifierEval ev = {NAN, NAN, 0};
+    for (int step = 0; step <= args->max_steps; step++) {
+        int is_last = step == args->max_steps;
+        int evaluated = 0;
+        if (is_last || (args->val_every > 0 && step % args->val_every == 0)) { // -v 0: only at the end
+            if (classifier_evaluate(model, &head, &test, B, T, &ev) != BS_OK) die("%s", bs_error());
+            printf("step %d: test loss %.4f accuracy %.4f (majority class %.4f)\n", step, ev.loss, ev.accuracy, majority);
+            evaluated = 1;
+        }
+        if (is_last) {
+            if (args->output_dir != NULL) {
+                Progress now = {step, {0, 0, 0}, rng.state, 1};
+                if (save_checkpoint(args->output_dir, model, opt, &now, args) != BS_OK) die("%s", bs_error());
+                printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin (the model; the head is not saved)\n",
+                       args->output_dir, step, step, step);
+                if (train_checkpoint_print_coded_report(stdout, args->output_dir, step) != BS_OK) die("%s", bs_error());
+            }
+            logger_set(&lg, "step", step);
+            logger_set(&lg, "val_loss", ev.loss);
+            logger_set(&lg, "accuracy", ev.accuracy);
+            logger_set(&lg, "majority", majority);
+            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            break;
+        }
+        double t0 = now_seconds();
+        for (int b = 0; b < B; b++) idx[b] = (size_t)rng_below(&rng, train.num_messages);
+        classifier_batch(&train, idx, B, T, inputs, last, labels);
+        float loss = NAN;
+        if (classifier_forward_backward(model, &head, inputs, last, labels, B, T, &loss) != BS_OK) die("%s", bs_error());
+        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        // one clipping factor from the norm of the model's and the head's gradients together
+        double nm = grad_norm_l2(model->grads_memory, model->num_params), nh = grad_norm_l2(head.grads, head.num_params);
+        double norm = sqrt(nm * nm + nh * nh);
+        float scale = grad_clip_scale(norm, args->grad_clip);
+        float lr = lr_schedule(args->lr_schedule, step, args->max_steps, args->warmup_steps, args->learning_rate, args->final_lr_frac);
+        optimizer_step(model, opt, dist, args, lr, scale, step + 1);
+        adamw_update(head.params, head.grads, head.m, head.v, head.num_params, lr, args->beta1, args->beta2, 1e-8f, 0.0f, scale, step + 1);
+        double dt = now_seconds() - t0;
+        if (step % args->log_every == 0 || step == args->max_steps - 1) {
+            printf("step %5d/%d | loss %.4f | test acc %.4f | lr %.2e | norm %.3f | %.1f ms | ", step + 1, args->max_steps,
+                   loss, ev.accuracy, lr, norm, dt * 1e3);
+            train_report_backslash_print(&opt->dggr);
+        }
+        logger_set(&lg, "step", step);
+        logger_set(&lg, "loss", loss);
+        if (evaluated) {
+            logger_set(&lg, "val_loss", ev.loss);
+            logger_set(&lg, "accuracy", ev.accuracy);
+            logger_set(&lg, "majority", majority);
+        }
+        logger_set(&lg, "lr", lr);
+        logger_set(&lg, "grad_norm", norm);
+        logger_set(&lg, "ms_per_step", dt * 1e3);
+        train_report_backslash_log(&lg, &opt->dggr);
+        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+    }
+    printf("final test accuracy %.4f (majority class %.4f), test loss %.4f\n", ev.accuracy, majority, ev.loss);
+    train_report_backslash_final(&opt->dggr);
+    logger_close(&lg);
+    free(inputs); free(last); free(labels); free(idx);
+    classifier_free(&head);
+    labeled_tokens_free(&train);
+    labeled_tokens_free(&test);
 }
 
 // ----------------------------------------------------------------------------
@@ -234,6 +338,17 @@ int main(int argc, char** argv) {
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
            model.num_params, model.num_params / 1e6);
+
+    if (args.classifier) { // -cls 1: a classifier on labeled token files instead of the LM loop
+        if (dist.world > 1) dist_fail(&dist, "flag -cls: the classifier mode runs in one process (not under mpirun)");
+        train_classifier(&model, &opt, &dist, &args);
+        free(opt.m);
+        free(opt.v);
+        dggr_free(&opt.dggr);
+        gpt2_free(&model);
+        dist_finalize(&dist);
+        return 0;
+    }
 
     // data (each rank keeps its own rows of every global batch of B x ranks rows), the
     // tokenizer for the samples, the log (rank 0 writes it)

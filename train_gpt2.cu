@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
     train_args_describe(&args, check, sizeof(check));
     if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
     if (args.reference_kernels) die("flag -ref: the plain C reference kernels are the CPU trainer's (train_gpt2)");
+    if (args.classifier) die("flag -cls: the classifier mode is the CPU trainer's (train_gpt2)");
     if (cuda_device_count() == 0) die("no CUDA device found: train_gpt2cu needs a GPU (train_gpt2 trains on the CPU)");
     if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));

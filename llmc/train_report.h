@@ -93,14 +93,37 @@ static inline Tokenizer* train_report_tokenizer(const TrainArgs* args) {
     return tok;
 }
 
+// BackSlash's columns of log.csv, its values, and its part of a progress line: R, lambda R,
+// nu, alpha, the zero fraction at the checkpoint Delta, the bits/param estimate
+static const char* const TRAIN_REPORT_BACKSLASH_COLUMNS[] = {"rate", "nu", "alpha", "zero_frac", "bits_per_param"};
+
+static inline void train_report_backslash_columns(Logger* lg) {
+    for (size_t i = 0; i < sizeof(TRAIN_REPORT_BACKSLASH_COLUMNS) / sizeof(TRAIN_REPORT_BACKSLASH_COLUMNS[0]); i++)
+        logger_add_column(lg, TRAIN_REPORT_BACKSLASH_COLUMNS[i]);
+}
+
+static inline void train_report_backslash_log(Logger* lg, const DGGR* d) {
+    logger_set(lg, "rate", d->rate);
+    logger_set(lg, "nu", d->nu);
+    logger_set(lg, "alpha", d->alpha);
+    logger_set(lg, "zero_frac", d->zero_frac);
+    logger_set(lg, "bits_per_param", d->bits_per_param);
+}
+
+static inline void train_report_backslash_print(const DGGR* d) {
+    printf("R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", d->rate,
+           d->rate_active ? (double)d->cfg.lambda * d->rate : 0.0, d->nu, d->alpha, 100.0 * d->zero_frac,
+           d->bits_per_param);
+}
+
 // log.csv in `dir` (kept up to resume_step on resume, -1 for a new run): the trainer's
 // columns, then BackSlash's (rate .. bits_per_param). With dir NULL (no -o, or a rank
 // other than 0) nothing is written.
 static inline void train_report_open_log(Logger* lg, const char* dir, int resume_step) {
     logger_init(lg);
-    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step",
-                             "rate", "nu", "alpha", "zero_frac", "bits_per_param"};
+    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step"};
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(lg, columns[i]);
+    train_report_backslash_columns(lg);
     if (dir != NULL && logger_open(lg, dir, resume_step) != BS_OK) die("%s", bs_error());
 }
 
@@ -140,11 +163,9 @@ static inline void train_report_step(Logger* lg, const TrainArgs* args, const St
     if (s->step % args->log_every == 0 || s->step == args->max_steps - 1) {
         char eta[32];
         format_duration(s->eta_step_s * (args->max_steps - s->step - 1), eta, sizeof(eta));
-        printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s"
-               " | R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", s->step + 1, args->max_steps,
-               s->loss, s->val_loss, s->lr, s->grad_norm, s->seconds * 1e3, tok_s, eta, d->rate,
-               d->rate_active ? (double)d->cfg.lambda * d->rate : 0.0, d->nu, d->alpha, 100.0 * d->zero_frac,
-               d->bits_per_param);
+        printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s | ",
+               s->step + 1, args->max_steps, s->loss, s->val_loss, s->lr, s->grad_norm, s->seconds * 1e3, tok_s, eta);
+        train_report_backslash_print(d);
     }
     logger_set(lg, "step", s->step);
     logger_set(lg, "loss", s->loss);
@@ -153,11 +174,7 @@ static inline void train_report_step(Logger* lg, const TrainArgs* args, const St
     logger_set(lg, "grad_norm", s->grad_norm);
     logger_set(lg, "tokens_per_s", tok_s);
     logger_set(lg, "ms_per_step", s->seconds * 1e3);
-    logger_set(lg, "rate", d->rate); // BackSlash
-    logger_set(lg, "nu", d->nu);
-    logger_set(lg, "alpha", d->alpha);
-    logger_set(lg, "zero_frac", d->zero_frac);
-    logger_set(lg, "bits_per_param", d->bits_per_param);
+    train_report_backslash_log(lg, d);
     if (logger_write_row(lg) != BS_OK) die("%s", bs_error());
 }
 
@@ -168,11 +185,15 @@ static inline void train_report_last_row(Logger* lg, int step, float val_loss) {
     if (logger_write_row(lg) != BS_OK) die("%s", bs_error());
 }
 
-static inline void train_report_final(float val_loss, const DGGR* d) {
-    printf("final val loss %.4f\n", val_loss);
+static inline void train_report_backslash_final(const DGGR* d) {
     printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
            "estimated %.2f bits/param\n", (double)d->cfg.lambda, d->nu, 100.0 * d->zero_frac, (double)d->cfg.delta,
            d->bits_per_param);
+}
+
+static inline void train_report_final(float val_loss, const DGGR* d) {
+    printf("final val loss %.4f\n", val_loss);
+    train_report_backslash_final(d);
 }
 
 // prints a generated sample: ids[0] is the prompt (<|endoftext|>), ids[1..n] the tokens
