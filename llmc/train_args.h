@@ -52,6 +52,7 @@ typedef struct {
     int random_batches;        // -rb 1: random training batches, 0: sequential
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
     int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
+    int classifier;            // -cls 1: fine-tune a sequence classifier on labeled token files (train_gpt2 only)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
@@ -139,6 +140,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
     ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
+    ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
@@ -230,6 +232,7 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
         }
     }
     if (a->resume && a->output_dir == NULL) return bs_error_set(BS_EINVAL, "flag -y 1 needs -o (the directory holding state_*.bin)");
+    if (a->classifier && a->resume) return bs_error_set(BS_EINVAL, "flag -cls 1: resuming (-y 1) a classifier run is not supported (the head is not saved)");
     DGGRConfig rate = dggr_config_default(); // BackSlash's mode words
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
