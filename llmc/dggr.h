@@ -418,6 +418,11 @@ static inline float dggr_shrink_ref(float* DGGR_RESTRICT w, size_t n, float eps,
     return rs;
 }
 
+// how far ahead (floats) the AVX-512 rate gradient loop prefetches the weights it reads:
+// coupled, that loop is the first to touch a chunk's weights, and without it waits on memory
+// (on this project's machine the loop then ran about 4 times slower than on weights in cache)
+#define DGGR_PREFETCH_AHEAD 1024
+
 #ifdef FASTPOW_AVX512
 // lanes [0, n) of 16, n <= 16
 static inline __mmask16 dggr_lanes(size_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
@@ -437,11 +442,16 @@ static inline __m512 dggr_signed_scale_avx512(__m512 w, __m512 scale) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_NEQ_OQ), s);
 }
 
+// next_w, next_n: the next chunk's weights (prefetched at the end of this one; NULL, 0: none)
 static inline float dggr_rate_gradient_avx512(float* DGGR_RESTRICT r, const float* DGGR_RESTRICT w, size_t n, float eps,
-                                              float nu1, int guard, float scale, int apply) {
+                                              float nu1, int guard, float scale, int apply, const float* next_w,
+                                              size_t next_n) {
     const __m512 e = _mm512_set1_ps(eps), y = _mm512_set1_ps(nu1), sc = _mm512_set1_ps(scale);
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // two chains: the adds' latency
     for (size_t i = 0, k = 0; i < n; i += 16, k ^= 1) {
+        size_t ahead = i + DGGR_PREFETCH_AHEAD; // one cache line per iteration
+        if (ahead < n) _mm_prefetch((const char*)(w + ahead), _MM_HINT_T0);
+        else if (ahead - n < next_n) _mm_prefetch((const char*)(next_w + (ahead - n)), _MM_HINT_T0);
         __mmask16 lanes = dggr_lanes(n - i);
         __m512 wi = _mm512_maskz_loadu_ps(lanes, w + i);
         __m512 t = _mm512_add_ps(_mm512_abs_ps(wi), e);
@@ -480,10 +490,12 @@ static inline float dggr_shrink_avx512(float* DGGR_RESTRICT w, size_t n, float e
 
 // the version the pass uses
 static inline float dggr_rate_gradient(float* DGGR_RESTRICT r, const float* DGGR_RESTRICT w, size_t n, float eps, float nu1,
-                                       int guard, float scale, int apply) {
+                                       int guard, float scale, int apply, const float* next_w, size_t next_n) {
 #ifdef FASTPOW_AVX512
-    return dggr_rate_gradient_avx512(r, w, n, eps, nu1, guard, scale, apply);
+    return dggr_rate_gradient_avx512(r, w, n, eps, nu1, guard, scale, apply, next_w, next_n);
 #else
+    (void)next_w;
+    (void)next_n;
     return dggr_rate_gradient_ref(r, w, n, eps, nu1, guard, scale, apply);
 #endif
 }
@@ -506,14 +518,14 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
                                                              const DGGRAdamWStep* DGGR_RESTRICT a, float decay,
                                                              int with_rate, int apply_rate, int decoupled /* 0, 1, 2: proximal */, int guard,
                                                              float nu, float eps, float scale, float inv_delta,
-                                                             DGGRChunkSums* out) {
+                                                             const float* next_w, size_t next_n, DGGRChunkSums* out) {
     float r[DGGR_CHUNK]; // coupled: the rate gradient of each weight
     double sa = 0.0, ss = 0.0;
     float rs = 0.0f;     // the rate's sum, for the log: float lanes within a chunk are plenty
     int64_t zc = 0;
     const float nu1 = nu - 1.0f;
     const DGGRAdamWStep as = *a; // a local copy: the loop's stores cannot alias it
-    if (with_rate && !decoupled) rs = dggr_rate_gradient(r, w, n, eps, nu1, guard, scale, apply_rate);
+    if (with_rate && !decoupled) rs = dggr_rate_gradient(r, w, n, eps, nu1, guard, scale, apply_rate, next_w, next_n);
     // AdamW, and the new weights' moments unless a shrink follows
     const int stats_here = !(with_rate && decoupled);
 #pragma omp simd reduction(+ : sa, ss, zc)
@@ -586,9 +598,12 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         float *W = params + o, *M = m + o, *V = v + o;
         const float* G = grads + o;
         size_t n = ch->numel;
+        // the next chunk's weights: with schedule(static) the same thread takes it next
+        const float* next_w = c + 1 < d->num_chunks ? params + d->chunk[c + 1].offset : NULL;
+        size_t next_n = c + 1 < d->num_chunks ? d->chunk[c + 1].numel : 0;
         // the flag combinations, each its own compiled loop (flags: with_rate, apply, decoupled, guard)
 #define DGGR_CHUNK_CALL(with_r, apply_r, decoup, guard_r) \
-    dggr_chunk(W, G, M, V, n, &a, dec, with_r, apply_r, decoup, guard_r, nu, rate_eps, scale, inv_delta, out)
+    dggr_chunk(W, G, M, V, n, &a, dec, with_r, apply_r, decoup, guard_r, nu, rate_eps, scale, inv_delta, next_w, next_n, out)
         if (!rate_here) DGGR_CHUNK_CALL(0, 0, 0, 0);
         else if (guard) {
             if (!decoupled && apply) DGGR_CHUNK_CALL(1, 1, 0, 1);
