@@ -572,8 +572,23 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
  d->nu, alpha, zero_frac, bits_per_param describe the new weights, and each segment's nu
  is the shape the next step uses.
 */
+static inline void dggr_step_chunks(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
+                                    float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate,
+                                    int chunk_begin, int chunk_end);
+
 static inline void dggr_step(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
                              float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate) {
+    dggr_step_chunks(d, params, grads, m, v, lr, beta1, beta2, eps, weight_decay, grad_scale, t, with_rate, 0, d->num_chunks);
+    dggr_reduce_chunks(d, dggr_rate_active(d, t) || with_rate);
+}
+
+// The pass over chunks [chunk_begin, chunk_end) only, filling their slots of d->sums;
+// the caller then reduces them (dggr_reduce_chunks). Data-parallel training (dist.h, -z 1)
+// gives each rank its own range and gathers every rank's slots before the reduction, so
+// that all ranks solve the same nu from the same sums.
+static inline void dggr_step_chunks(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
+                                    float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate,
+                                    int chunk_begin, int chunk_end) {
     DGGRAdamWStep a = dggr_adamw_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const int decoupled = d->cfg.variant != DGGR_COUPLED;
@@ -584,7 +599,7 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
     const double N = (double)(d->num_constrained ? d->num_constrained : 1);
     d->rate_active = active;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < d->num_chunks; c++) {
+    for (int c = chunk_begin; c < chunk_end; c++) {
         const DGGRChunk* ch = &d->chunk[c];
         const DGGRSegment* g = &d->seg[ch->segment];
         size_t o = ch->offset;
@@ -599,8 +614,8 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         const float* G = grads + o;
         size_t n = ch->numel;
         // the next chunk's weights: with schedule(static) the same thread takes it next
-        const float* next_w = c + 1 < d->num_chunks ? params + d->chunk[c + 1].offset : NULL;
-        size_t next_n = c + 1 < d->num_chunks ? d->chunk[c + 1].numel : 0;
+        const float* next_w = c + 1 < chunk_end ? params + d->chunk[c + 1].offset : NULL;
+        size_t next_n = c + 1 < chunk_end ? d->chunk[c + 1].numel : 0;
         // the flag combinations, each its own compiled loop (flags: with_rate, apply, decoupled, guard)
 #define DGGR_CHUNK_CALL(with_r, apply_r, decoup, guard_r) \
     dggr_chunk(W, G, M, V, n, &a, dec, with_r, apply_r, decoup, guard_r, nu, rate_eps, scale, inv_delta, next_w, next_n, out)
@@ -620,7 +635,6 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         }
 #undef DGGR_CHUNK_CALL
     }
-    dggr_reduce_chunks(d, active || with_rate);
 }
 
 // ----------------------------------------------------------------------------

@@ -22,11 +22,13 @@
 #ifndef LLMC_GPT2_CPU_H
 #define LLMC_GPT2_CPU_H
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "adamw.h"
 #include "bsz.h"
 #include "cpu_fast.h"
@@ -212,6 +214,30 @@ static inline int gpt2_load_checkpoint(GPT2* model, const char* path) {
     return BS_OK;
 }
 
+// the model of a trainer's -e: a checkpoint file (llm.c's format or a .bsz, loaded as
+// above) when `init` names a readable file, otherwise a spec like d6 initialised from
+// `seed`. Sets *loaded to 1 for a file, 0 for a new model. The error names the flag.
+static inline int gpt2_build_from_init(GPT2* model, const char* init, uint64_t seed, int* loaded) {
+    struct stat st;
+    if (stat(init, &st) == 0) {
+        *loaded = 1;
+        return gpt2_load_checkpoint(model, init);
+    }
+    int stat_errno = errno;
+    GPT2Config c;
+    *loaded = 0;
+    if (gpt2_config_from_spec(init, &c) != BS_OK) {
+        if (init[0] == 'd' && stat_errno == ENOENT) { // the spec's own message (its buffer is bs_error's)
+            char why[BS_ERROR_MAX];
+            snprintf(why, sizeof(why), "%s", bs_error());
+            return bs_error_set(BS_EINVAL, "flag -e: %s", why);
+        }
+        return bs_error_set(BS_EINVAL, "flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", init,
+                            strerror(stat_errno));
+    }
+    return gpt2_init_random(model, &c, seed);
+}
+
 static inline int gpt2_save_checkpoint(const GPT2* model, const char* path) {
     return model_fp32_write(path, &model->config, model->params_memory);
 }
@@ -293,17 +319,19 @@ static inline void gpt2_layernorm_backward(const GPT2* m, float* dinp, float* dw
     else layernorm_backward_fast(dinp, dw, db, dout, inp, w, mean, rstd, B, T, C);
 }
 
-// Forward pass over inputs (B,T) token ids. With targets (B,T) it also computes the
-// per-position losses and model->mean_loss; targets may be NULL (inference: probs only).
-// Token ids must be in [0, vocab_size): the data loader checks them when it reads a file.
-static inline int gpt2_forward(GPT2* model, const int* inputs, const int* targets, int B, int T) {
+// The body of the forward pass: inputs (B,T) token ids -> the final hidden states
+// model->acts.lnf (B,T,C), the output of the last LayerNorm. gpt2_forward adds the LM head
+// (logits over the vocabulary, cross-entropy); the classifier (classifier.h) puts its own
+// head on these states. targets (B,T) may be NULL; when given they are checked and kept
+// for gpt2_backward. Token ids must be in [0, vocab_size).
+static inline int gpt2_forward_hidden(GPT2* model, const int* inputs, const int* targets, int B, int T) {
     int rc = gpt2_allocate(model, B, T);
     if (rc != BS_OK) return rc;
     if (model->use_reference_kernels && model->probs_buffer == NULL)
         return bs_error_set(BS_EINVAL, "the reference kernels must be chosen before the first forward pass");
     model->acts.probs = model->use_reference_kernels ? model->probs_buffer : model->acts.logits;
     const GPT2Config* cfg = &model->config;
-    int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, L = cfg->num_layers, NH = cfg->num_heads, C = cfg->channels;
+    int V = cfg->vocab_size, L = cfg->num_layers, NH = cfg->num_heads, C = cfg->channels;
     size_t BT = (size_t)B * T;
     for (size_t i = 0; i < BT; i++) {
         if (inputs[i] < 0 || inputs[i] >= V || (targets != NULL && (targets[i] < 0 || targets[i] >= V)))
@@ -355,7 +383,22 @@ static inline int gpt2_forward(GPT2* model, const int* inputs, const int* target
     }
     const float* last = a.residual3 + (size_t)(L - 1) * BT * C;
     layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, last, p.lnfw, p.lnfb, B, T, C);
-    gpt2_matmul_forward(model, a.logits, a.lnf, p.wte, NULL, B, T, C, Vp);
+    model->mean_loss = -1.0f;
+    return BS_OK;
+}
+
+// Forward pass over inputs (B,T) token ids. With targets (B,T) it also computes the
+// per-position losses and model->mean_loss; targets may be NULL (inference: probs only).
+// Token ids must be in [0, vocab_size): the data loader checks them when it reads a file.
+static inline int gpt2_forward(GPT2* model, const int* inputs, const int* targets, int B, int T) {
+    int rc = gpt2_forward_hidden(model, inputs, targets, B, T);
+    if (rc != BS_OK) return rc;
+    // the LM head: logits = lnf @ wte^T (tied embedding), softmax, cross-entropy
+    int ref = model->use_reference_kernels;
+    int V = model->config.vocab_size, Vp = model->config.padded_vocab_size, C = model->config.channels;
+    size_t BT = (size_t)B * T;
+    GPT2Activations a = model->acts;
+    gpt2_matmul_forward(model, a.logits, a.lnf, model->params.wte, NULL, B, T, C, Vp);
     if (ref) {
         softmax_forward(a.probs, a.logits, B, T, V, Vp);
         if (targets != NULL) crossentropy_forward(a.losses, a.probs, targets, B, T, Vp);
@@ -383,11 +426,9 @@ static inline int gpt2_zero_grad(GPT2* model) {
     return BS_OK;
 }
 
-// Backward pass of the last forward pass (which must have had targets), ACCUMULATING
-// into model->grads_memory (call gpt2_zero_grad first); the loss is the mean over B*T.
-static inline int gpt2_backward(GPT2* model) {
-    if (!model->has_targets || model->acts_memory == NULL)
-        return bs_error_set(BS_EINVAL, "backward needs a forward pass with targets first");
+// Sets up model->grads_acts (allocated once, zeroed) for a backward pass of the last
+// forward pass's (B, T); allocates the parameter gradients on first use.
+static inline int gpt2_backward_prepare(GPT2* model) {
     if (model->grads_memory == NULL) {
         int rc = gpt2_zero_grad(model);
         if (rc != BS_OK) return rc;
@@ -395,8 +436,6 @@ static inline int gpt2_backward(GPT2* model) {
     const GPT2Config* cfg = &model->config;
     int ref = model->use_reference_kernels;
     int B = model->last_B, T = model->last_T;
-    int V = cfg->vocab_size, Vp = cfg->padded_vocab_size, L = cfg->num_layers, NH = cfg->num_heads, C = cfg->channels;
-    size_t BT = (size_t)B * T;
     // the activation gradients: no dprobs ever (the backward goes from the loss straight to
     // dlogits); the fast path has no dlogits either (written over the probabilities) and
     // no dpreatt/datt
@@ -416,22 +455,22 @@ static inline int gpt2_backward(GPT2* model) {
     gpt2_point_activations(&da, model->grads_acts_memory, sizes);
     memset(model->grads_acts_memory, 0, n * sizeof(float));
     model->grads_acts = da;
+    return BS_OK;
+}
 
+// The body of the backward pass: from the gradient of the final hidden states,
+// model->grads_acts.lnf (B,T,C), down through the blocks to the embeddings, ACCUMULATING
+// into model->grads_memory. gpt2_backward fills grads_acts.lnf from the LM head, the
+// classifier from its own head (after gpt2_backward_prepare).
+static inline void gpt2_backward_hidden(GPT2* model) {
+    const GPT2Config* cfg = &model->config;
+    int ref = model->use_reference_kernels;
+    int B = model->last_B, T = model->last_T;
+    int L = cfg->num_layers, NH = cfg->num_heads, C = cfg->channels;
+    size_t BT = (size_t)B * T;
     GPT2Params p = model->params, g = model->grads;
-    GPT2Activations a = model->acts;
+    GPT2Activations a = model->acts, da = model->grads_acts;
     size_t att_per_layer = (size_t)B * NH * T * T;
-    // d(mean loss)/d(loss at each position) = 1/(B*T)
-    float dloss = 1.0f / (float)BT;
-    for (size_t i = 0; i < BT; i++) da.losses[i] = dloss;
-    float* dlogits = da.logits;
-    if (ref) {
-        crossentropy_softmax_backward(da.logits, da.losses, a.probs, model->targets, B, T, V, Vp);
-    } else {
-        crossentropy_softmax_backward_fast(a.probs, da.losses, model->targets, B, T, V, Vp);
-        dlogits = a.probs; // the probabilities are gone from here on
-        model->has_targets = 0;
-    }
-    gpt2_matmul_backward(model, da.lnf, g.wte, NULL, dlogits, a.lnf, p.wte, B, T, C, Vp);
     float* last = a.residual3 + (size_t)(L - 1) * BT * C;
     float* dlast = da.residual3 + (size_t)(L - 1) * BT * C;
     gpt2_layernorm_backward(model, dlast, g.lnfw, g.lnfb, da.lnf, last, p.lnfw, a.lnf_mean, a.lnf_rstd, B, T, C);
@@ -461,6 +500,33 @@ static inline int gpt2_backward(GPT2* model) {
                                 p.ln1w + l * C, a.ln1_mean + om, a.ln1_rstd + om, B, T, C);
     }
     encoder_backward(g.wte, g.wpe, da.encoded, model->inputs, B, T, C);
+}
+
+// Backward pass of the last forward pass (which must have had targets), ACCUMULATING
+// into model->grads_memory (call gpt2_zero_grad first); the loss is the mean over B*T.
+static inline int gpt2_backward(GPT2* model) {
+    if (!model->has_targets || model->acts_memory == NULL)
+        return bs_error_set(BS_EINVAL, "backward needs a forward pass with targets first");
+    int rc = gpt2_backward_prepare(model);
+    if (rc != BS_OK) return rc;
+    int ref = model->use_reference_kernels;
+    int B = model->last_B, T = model->last_T;
+    int V = model->config.vocab_size, Vp = model->config.padded_vocab_size, C = model->config.channels;
+    size_t BT = (size_t)B * T;
+    GPT2Activations a = model->acts, da = model->grads_acts;
+    // d(mean loss)/d(loss at each position) = 1/(B*T)
+    float dloss = 1.0f / (float)BT;
+    for (size_t i = 0; i < BT; i++) da.losses[i] = dloss;
+    float* dlogits = da.logits;
+    if (ref) {
+        crossentropy_softmax_backward(da.logits, da.losses, a.probs, model->targets, B, T, V, Vp);
+    } else {
+        crossentropy_softmax_backward_fast(a.probs, da.losses, model->targets, B, T, V, Vp);
+        dlogits = a.probs; // the probabilities are gone from here on
+        model->has_targets = 0;
+    }
+    gpt2_matmul_backward(model, da.lnf, model->grads.wte, NULL, dlogits, a.lnf, model->params.wte, B, T, C, Vp);
+    gpt2_backward_hidden(model);
     return BS_OK;
 }
 

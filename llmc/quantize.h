@@ -31,4 +31,12 @@ static inline float dequantize_value(int32_t q, float delta) {
     return (float)q * delta;
 }
 
+// w <- round(w / Delta) Delta for n weights: the values a coded model at this Delta
+// decodes to (the codec quantizes every tensor at one Delta), for measuring the loss of
+// quantization alone (eval_gpt2 -q)
+static inline void quantize_array_inplace(float* w, size_t n, float delta) {
+    float inv_delta = 1.0f / delta;
+    for (size_t i = 0; i < n; i++) w[i] = dequantize_value(quantize_value(w[i], inv_delta), delta);
+}
+
 #endif // LLMC_QUANTIZE_H

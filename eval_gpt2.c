@@ -1,0 +1,141 @@
+/*
+ eval_gpt2.c: the validation loss of a saved GPT-2 model, optionally after magnitude
+ pruning or uniform quantization of its weights: the measurements behind the pruning
+ and quantization plots of doc/results.md.
+
+ The path: a model file (llm.c fp32 .bin, or a coded .bsz, decoded and dequantized;
+ gpt2_load_checkpoint) -> -p: the smallest-magnitude fraction of the constrained weights
+ (weight matrices and embeddings) set to zero, one global threshold (llmc/prune.h) ->
+ -q: every parameter rounded to a multiple of Delta, as the codec does (llmc/quantize.h)
+ -> the mean val loss over -m sequential batches of -b x -t tokens (llmc/gpt2_eval.h,
+ the same loop as the trainer's, so the numbers agree with a training log's for the
+ same weights, batches and shape).
+
+ Usage: ./eval_gpt2 -e MODEL [-j VAL] [-b B] [-t T] [-m BATCHES] [-p FRACTION] [-q DELTA]
+                    [-o CSV] [-tag NAME]
+   -o appends one row (tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T) to CSV,
+   writing the header first when the file is new or empty.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "llmc/dataloader.h"
+#include "llmc/gpt2_cpu.h"
+#include "llmc/gpt2_eval.h"
+#include "llmc/prune.h"
+#include "llmc/quantize.h"
+#include "llmc/utils.h"
+
+typedef struct {
+    const char* model;    // -e
+    const char* val;      // -j
+    int B, T;             // -b, -t
+    int batches;          // -m
+    double prune;         // -p: fraction of the constrained weights to zero (0: none)
+    double delta;         // -q: quantization step (0: none)
+    const char* csv;      // -o
+    const char* tag;      // -tag
+} EvalArgs;
+
+static void usage(FILE* f, const char* prog) {
+    fprintf(f, "usage: %s -e MODEL [flags]   (each flag takes a value)\n"
+               "  -e    model: llm.c fp32 checkpoint (.bin) or coded model (.bsz) (required)\n"
+               "  -j    validation tokens (llm.c token file) (default data/corpus_val.bin)\n"
+               "  -b    batch size B (default 8)\n"
+               "  -t    sequence length T (default 64)\n"
+               "  -m    validation batches, sequential from the start of the file (default 20)\n"
+               "  -p    prune: zero this fraction of the weight matrices and embeddings, smallest |w| first,\n"
+               "        one global threshold (default 0: none)\n"
+               "  -q    quantize every parameter to round(w/Delta)*Delta, after -p (default 0: none)\n"
+               "  -o    append a CSV row (tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T) to this file\n"
+               "  -tag  the row's tag column (default: empty)\n"
+               "  -h    this help\n", prog);
+}
+
+// BS_OK, 1 for -h, or BS_EINVAL with a message naming the flag
+static int parse_args(EvalArgs* a, int argc, char** argv) {
+    *a = (EvalArgs){NULL, "data/corpus_val.bin", 8, 64, 20, 0.0, 0.0, NULL, ""};
+    for (int i = 1; i < argc; i++) {
+        const char* flag = argv[i];
+        if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) return 1;
+        if (i + 1 >= argc) return bs_error_set(BS_EINVAL, "flag %s needs a value", flag);
+        const char* val = argv[++i];
+        if (val[0] == '\0') return bs_error_set(BS_EINVAL, "flag %s: empty value", flag);
+        long long iv;
+        double fv;
+        if (strcmp(flag, "-e") == 0) a->model = val;
+        else if (strcmp(flag, "-j") == 0) a->val = val;
+        else if (strcmp(flag, "-o") == 0) a->csv = val;
+        else if (strcmp(flag, "-tag") == 0) a->tag = val;
+        else if (strcmp(flag, "-b") == 0 || strcmp(flag, "-t") == 0 || strcmp(flag, "-m") == 0) {
+            if (!parse_int(val, 1, 1 << 20, &iv)) return bs_error_set(BS_EINVAL, "flag %s: '%s' is not an integer in [1, %d]", flag, val, 1 << 20);
+            if (flag[1] == 'b') a->B = (int)iv;
+            else if (flag[1] == 't') a->T = (int)iv;
+            else a->batches = (int)iv;
+        } else if (strcmp(flag, "-p") == 0) {
+            if (!parse_float(val, 0.0, 1.0, &fv)) return bs_error_set(BS_EINVAL, "flag -p: '%s' is not a fraction in [0, 1]", val);
+            a->prune = fv;
+        } else if (strcmp(flag, "-q") == 0) {
+            if (!parse_float(val, 0.0, 1e3, &fv)) return bs_error_set(BS_EINVAL, "flag -q: '%s' is not a step in [0, 1000] (0: none)", val);
+            a->delta = fv;
+        } else {
+            return bs_error_set(BS_EINVAL, "unknown flag %s", flag);
+        }
+    }
+    if (a->model == NULL) return bs_error_set(BS_EINVAL, "flag -e (the model file) is required");
+    if (strchr(a->tag, ',') || strchr(a->tag, '\n')) return bs_error_set(BS_EINVAL, "flag -tag: no commas or newlines");
+    return BS_OK;
+}
+
+// appends the result row to `path` (the header first if the file is new or empty)
+static int append_csv_row(const char* path, const EvalArgs* a, double zero_frac, float loss, size_t batches) {
+    int64_t size = bs_file_size(path);
+    FILE* f = fopen(path, "a");
+    if (f == NULL) return bs_error_set(BS_EIO, "%s: cannot open for appending (%s)", path, strerror(errno));
+    if (size <= 0) fprintf(f, "tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T\n");
+    fprintf(f, "%s,%s,%.6g,%.6g,%.6f,%.6f,%zu,%d,%d\n", a->tag, a->model, a->prune, a->delta, zero_frac,
+            (double)loss, batches, a->B, a->T);
+    if (fclose(f) != 0) return bs_error_set(BS_EIO, "%s: write failed (%s)", path, strerror(errno));
+    return BS_OK;
+}
+
+int main(int argc, char** argv) {
+    cpu_threads_passive_wait(argv);
+    EvalArgs args;
+    int prc = parse_args(&args, argc, argv);
+    if (prc == 1) { usage(stdout, argv[0]); return 0; }
+    if (prc != BS_OK) {
+        fprintf(stderr, "error: %s\n", bs_error());
+        usage(stderr, argv[0]);
+        return 1;
+    }
+    GPT2 model;
+    if (gpt2_load_checkpoint(&model, args.model) != BS_OK) die("%s", bs_error());
+    const GPT2Config* cfg = &model.config;
+    if (args.T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", args.T, cfg->max_seq_len);
+
+    // pruning, then quantization
+    PruneResult pr;
+    if (prune_magnitude(cfg, model.params_memory, args.prune, &pr) != BS_OK) die("%s", bs_error());
+    if (args.delta > 0.0) quantize_array_inplace(model.params_memory, model.num_params, (float)args.delta);
+    size_t constrained = 0, zeros = prune_count_zeros(cfg, model.params_memory, &constrained);
+    double zero_frac = (double)zeros / (double)constrained;
+
+    DataLoader val;
+    if (dataloader_init(&val, args.val, args.B, args.T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
+        die("%s", bs_error());
+    size_t batches = gpt2_validation_batches(&val, args.batches);
+    float loss = NAN;
+    if (gpt2_validation_loss(&model, &val, args.batches, &loss) != BS_OK) die("%s", bs_error());
+
+    printf("%s: val loss %.4f (%zu batches of %dx%d from %s)", args.model, (double)loss, batches, args.B, args.T, args.val);
+    if (args.prune > 0.0) printf(", pruned %zu of %zu constrained weights (|w| <= %.3g)", pr.num_pruned, pr.num_constrained, (double)pr.threshold);
+    if (args.delta > 0.0) printf(", quantized at Delta %g", args.delta);
+    printf(", %.2f%% of the constrained weights are zero\n", 100.0 * zero_frac);
+    if (args.csv != NULL && append_csv_row(args.csv, &args, zero_frac, loss, batches) != BS_OK) die("%s", bs_error());
+
+    dataloader_free(&val);
+    gpt2_free(&model);
+    return 0;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Rebuilds doc/results.md and its plots (doc/results/*.png) from the small files in
+# doc/results/: the training logs (<run>.log.csv), `./bsz info --json` of each final model
+# (<run>.bsz.json), prune.csv, quant.csv, the spam logs, and the hand-written
+# discussion.md. With SWEEP (and SPAM) directories that hold the models, it first
+# refreshes the .bsz.json files from the final model_*.bsz there.
+#
+# Usage: scripts/make_results.sh [SWEEP=out/sweep] [SPAM=out/spam]
+# The experiments themselves: scripts/run_sweep.sh, prune_sweep.sh, quant_sweep.sh, spam.sh
+# (doc/results.md, "Regenerating").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SWEEP=${1:-out/sweep}; SPAM=${2:-out/spam}
+R=${RESULTS_DIR:-doc/results}; MD=${RESULTS_MD:-doc/results.md}   # (other places: for testing)
+command -v gnuplot >/dev/null || { echo "gnuplot is not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
+if [ -d "$SWEEP" ] || [ -d "$SPAM" ]; then
+  make -s bsz
+  for f in "$R"/*.log.csv; do
+    name=$(basename "$f" .log.csv)
+    case $name in spam_*) dir="$SPAM/${name#spam_}" ;; *) dir="$SWEEP/$name" ;; esac
+    model=$(ls "$dir"/model_*.bsz 2>/dev/null | sort | tail -n 1 || true)
+    [ -n "$model" ] && ./bsz info --json "$model" > "$R/$name.bsz.json"
+  done
+fi
+python3 scripts/results_tables.py "$R" "$MD"
+
+# the training curves of the lambda sweep (scripts/plot_backslash.sh labels a log by its directory)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/results.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+logs=()
+for run in lambda0 lambda300 lambda1000 lambda3000 lambda10000; do
+  [ -f "$R/$run.log.csv" ] || continue
+  mkdir -p "$tmp/$run"; cp "$R/$run.log.csv" "$tmp/$run/log.csv"; logs+=("$tmp/$run/log.csv")
+done
+[ ${#logs[@]} -gt 0 ] && scripts/plot_backslash.sh "$R" "${logs[@]}"
+
+STYLE='set terminal pngcairo size 900,560 font ",11" noenhanced; set grid; set key top right'
+if [ -f "$R/rd_backslash.dat" ]; then
+  post=""; [ -f "$R/rd_posttraining.dat" ] && post="\"$R/rd_posttraining.dat\" using 1:2 with linespoints lw 2 pt 6 title \"lambda 0, quantized after training (Delta 5e-4 .. 5e-2)\","
+  abl=""; [ -s "$R/rd_ablation.dat" ] && abl=", \"$R/rd_ablation.dat\" using 1:2 with points pt 5 ps 1.2 title \"ablation, lambda 3000\", \"$R/rd_ablation.dat\" using 1:2:3 with labels offset 0,-1 notitle"
+  gnuplot <<GP
+$STYLE
+set output "$R/rd.png"
+set title "val loss against coded size (EG, per-tensor best order)"
+set xlabel "EG bits per parameter"
+set ylabel "val loss (nats/token)"
+plot $post "$R/rd_backslash.dat" using 1:2 with points pt 7 ps 1.5 title "BackSlash at Delta 1e-3 (label: lambda)", \
+     "$R/rd_backslash.dat" using 1:2:3 with labels offset 1.2,0.8 notitle $abl
+GP
+fi
+# the per-run pruning and quantization rows, one file each for gnuplot
+cat_runs() { # prefix
+  local first=1
+  for f in "$R/$1"_*.csv; do
+    [ -f "$f" ] || continue
+    if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
+  done
+}
+cat_runs prune > "$tmp/prune.csv"; cat_runs quant > "$tmp/quant.csv"
+if [ -s "$tmp/prune.csv" ]; then
+  gnuplot <<GP
+$STYLE
+set datafile separator ","
+set output "$R/prune.png"
+set title "magnitude pruning of the constrained weights (not re-trained)"
+set xlabel "fraction of the weight matrices and embeddings set to zero"
+set ylabel "val loss (nats/token)"
+set key top left
+models = system("tail -n +2 $tmp/prune.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
+plot for [m in models] "< grep '^".m.",' $tmp/prune.csv" using 3:6 with linespoints lw 2 title m
+GP
+fi
+if [ -s "$tmp/quant.csv" ]; then
+  gnuplot <<GP
+$STYLE
+set datafile separator ","
+set output "$R/quant.png"
+set title "uniform quantization of every parameter (coded, decoded)"
+set xlabel "Delta"
+set logscale x
+set ylabel "val loss (nats/token)"
+set key top left
+models = system("tail -n +2 $tmp/quant.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
+plot for [m in models] "< grep '^".m.",' $tmp/quant.csv" using 2:3 with linespoints lw 2 title m
+GP
+fi
+echo "wrote $MD and $R/*.png"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Trains the language-model runs of doc/results.md: the same 6-layer GPT-2, from the same
+# initialisation, on the same batches, for the same number of tokens, once without BackSlash
+# and at several lambda, plus the ablation runs. Runs one after another, resumable: a run
+# whose final model_*.bsz exists is skipped, so rerunning the script finishes what is left.
+# Each run's log.csv and `./bsz info --json` of its final model are copied to doc/results/
+# (small, committed) so that scripts/make_results.sh can rebuild the doc without the models.
+#
+# Usage: scripts/run_sweep.sh [OUT=out/sweep] [RUN...]
+#   RUN is a name from the table below, run in the order given; none: every run, in the
+#   table's order. Two
+#   sweeps may run side by side on disjoint sets of runs (a run is redone from scratch
+#   unless its final model exists, so never give two sweeps the same run).
+# Environment: MODEL (d6), B (8), T (64), STEPS (300), THREADS (1), VAL_EVERY (100),
+#   VAL_BATCHES (20), NICE (10), TRAINER (./train_gpt2; a copy keeps a long sweep on one
+#   build while the tree is rebuilt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-out/sweep}; shift || true
+MODEL=${MODEL:-d6}; B=${B:-8}; T=${T:-64}; STEPS=${STEPS:-300}; THREADS=${THREADS:-1}
+VAL_EVERY=${VAL_EVERY:-100}; VAL_BATCHES=${VAL_BATCHES:-20}; NICE=${NICE:-10}
+TRAINER=${TRAINER:-./train_gpt2}
+
+# name | BackSlash flags (everything else is the same for every run)
+RUNS=(
+  "lambda0|-l 0"
+  "lambda1000|-l 1000"
+  "lambda3000|-l 3000"
+  "lambda10000|-l 10000"
+  "lambda300|-l 300"
+  "coupled_l3000|-l 3000 -lv coupled"
+  "tensor_l3000|-l 3000 -ls tensor"
+  "fixed1_l3000|-l 3000 -ls fixed:1"
+  "fixed2_l3000|-l 3000 -ls fixed:2"
+  "fixed0.5_l3000|-l 3000 -ls fixed:0.5"
+)
+
+make -s train_gpt2 bsz
+mkdir -p "$OUT" doc/results
+# the runs asked for, in the order given (default: the table's)
+order=()
+if [ $# -eq 0 ]; then order=("${RUNS[@]}"); else
+  for want in "$@"; do
+    found=""
+    for entry in "${RUNS[@]}"; do [ "${entry%%|*}" = "$want" ] && found=$entry; done
+    [ -n "$found" ] || { echo "unknown run $want" >&2; exit 2; }
+    order+=("$found")
+  done
+fi
+for entry in "${order[@]}"; do
+  name=${entry%%|*}; flags=${entry#*|}
+  run="$OUT/$name"
+  final=$(printf '%s/model_%08d.bsz' "$run" "$STEPS")
+  if [ -f "$final" ]; then echo "== $name: done ($final)"; else
+    rm -rf "$run"; mkdir -p "$run"
+    cmd="$TRAINER -e $MODEL -b $B -t $T -x $STEPS -v $VAL_EVERY -m $VAL_BATCHES -g 0 -pe 10 $flags -o $run"
+    echo "== $name: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
+    echo "$cmd" > "$run/command.txt"
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=$THREADS nice -n "$NICE" $cmd > "$run/stdout.txt" 2>&1
+    rm -f "$run"/state_*.bin   # optimizer state: not needed for the results, 365 MB per run
+    grep -E "^final val" "$run/stdout.txt"
+  fi
+  cp "$run/log.csv" "doc/results/$name.log.csv"
+  cp "$run/command.txt" "doc/results/$name.command.txt"
+  ./bsz info --json "$final" > "doc/results/$name.bsz.json"
+done
+echo "sweep finished $(date -u +%H:%M:%S)"
