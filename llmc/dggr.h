@@ -381,7 +381,9 @@ static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f))
 
    dggr_rate_gradient: r[i] = scale sign(w_i) p_i (0 where !apply), p_i = (|w_i|+eps)^(nu-1)
    dggr_shrink:        w_i -= scale sign(w_i) p_i (decoupled), or, proximal,
-                       w_i = sign(w_i) max(|w_i| - scale p_i, 0)  (nothing where !apply)
+                       w_i = sign(w_i) max(|w_i| - scale p_i, 0)  (nothing where !apply),
+                       and the moments of the new weights (sum |w|, sum w^2 in double,
+                       the zeros at delta), added in the same pass
  both return sum_i p_i (|w_i| + eps) = sum (|w_i|+eps)^nu, at the weights they were given.
 */
 static inline float dggr_rate_gradient_ref(float* DGGR_RESTRICT r, const float* DGGR_RESTRICT w, size_t n, float eps,
@@ -399,9 +401,11 @@ static inline float dggr_rate_gradient_ref(float* DGGR_RESTRICT r, const float* 
 }
 
 static inline float dggr_shrink_ref(float* DGGR_RESTRICT w, size_t n, float eps, float nu1, int guard, float scale,
-                                    int apply, int proximal) {
+                                    int apply, int proximal, float inv_delta, GGMoments* DGGR_RESTRICT mom) {
     float rs = 0.0f;
-#pragma omp simd reduction(+ : rs)
+    double sa = 0.0, ss = 0.0;
+    int64_t zc = 0;
+#pragma omp simd reduction(+ : rs, sa, ss, zc)
     for (size_t i = 0; i < n; i++) {
         float wi = w[i];
         float t = fabsf(wi) + eps;
@@ -414,7 +418,15 @@ static inline float dggr_shrink_ref(float* DGGR_RESTRICT w, size_t n, float eps,
             wi = fmaf(-(scale * dggr_sign(wi)), p, wi);
         }
         w[i] = wi;
+        double aw = fabs((double)wi);
+        sa += aw;
+        ss += aw * aw;
+        zc += fabsf(wi * inv_delta) <= 0.5f;
     }
+    mom->sum_abs = sa;
+    mom->sum_sq = ss;
+    mom->count = (int64_t)n;
+    mom->zeros = zc;
     return rs;
 }
 
@@ -464,12 +476,15 @@ static inline float dggr_rate_gradient_avx512(float* DGGR_RESTRICT r, const floa
 }
 
 static inline float dggr_shrink_avx512(float* DGGR_RESTRICT w, size_t n, float eps, float nu1, int guard, float scale,
-                                       int apply, int proximal) {
+                                       int apply, int proximal, float inv_delta, GGMoments* DGGR_RESTRICT mom) {
     const __m512 e = _mm512_set1_ps(eps), y = _mm512_set1_ps(nu1), sc = _mm512_set1_ps(scale);
+    const __m512 inv_d = _mm512_set1_ps(inv_delta), half = _mm512_set1_ps(0.5f);
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512d sa[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, ss[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    int64_t zc = 0;
     for (size_t i = 0, k = 0; i < n; i += 16, k ^= 1) {
         __mmask16 lanes = dggr_lanes(n - i);
-        __m512 wi = _mm512_maskz_loadu_ps(lanes, w + i);
+        __m512 wi = _mm512_maskz_loadu_ps(lanes, w + i); // 0 in the lanes past n: they add 0 below
         __m512 aw = _mm512_abs_ps(wi);
         __m512 t = _mm512_add_ps(aw, e);
         __m512 p = _mm512_maskz_mov_ps(lanes, dggr_pow_nu1_avx512(t, y, guard));
@@ -483,7 +498,21 @@ static inline float dggr_shrink_avx512(float* DGGR_RESTRICT w, size_t n, float e
             wi = _mm512_fnmadd_ps(dggr_signed_scale_avx512(wi, sc), p, wi);
         }
         if (apply) _mm512_mask_storeu_ps(w + i, lanes, wi);
+        // the moments of the new weights, in double (as the reference)
+        __m512 anew = _mm512_abs_ps(wi);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(anew));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(anew), 1)));
+        sa[0] = _mm512_add_pd(sa[0], lo);
+        sa[1] = _mm512_add_pd(sa[1], hi);
+        ss[0] = _mm512_fmadd_pd(lo, lo, ss[0]);
+        ss[1] = _mm512_fmadd_pd(hi, hi, ss[1]);
+        __mmask16 zero = _mm512_mask_cmp_ps_mask(lanes, _mm512_abs_ps(_mm512_mul_ps(wi, inv_d)), half, _CMP_LE_OQ);
+        zc += __builtin_popcount((unsigned)zero);
     }
+    mom->sum_abs = _mm512_reduce_add_pd(_mm512_add_pd(sa[0], sa[1]));
+    mom->sum_sq = _mm512_reduce_add_pd(_mm512_add_pd(ss[0], ss[1]));
+    mom->count = (int64_t)n;
+    mom->zeros = zc;
     return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 #endif
@@ -501,11 +530,11 @@ static inline float dggr_rate_gradient(float* DGGR_RESTRICT r, const float* DGGR
 }
 
 static inline float dggr_shrink(float* DGGR_RESTRICT w, size_t n, float eps, float nu1, int guard, float scale, int apply,
-                                int proximal) {
+                                int proximal, float inv_delta, GGMoments* DGGR_RESTRICT mom) {
 #ifdef FASTPOW_AVX512
-    return dggr_shrink_avx512(w, n, eps, nu1, guard, scale, apply, proximal);
+    return dggr_shrink_avx512(w, n, eps, nu1, guard, scale, apply, proximal, inv_delta, mom);
 #else
-    return dggr_shrink_ref(w, n, eps, nu1, guard, scale, apply, proximal);
+    return dggr_shrink_ref(w, n, eps, nu1, guard, scale, apply, proximal, inv_delta, mom);
 #endif
 }
 
@@ -544,15 +573,9 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
             zc += fabsf(wi * inv_delta) <= 0.5f;
         }
     }
-    if (with_rate && decoupled) { // the shrink, then the moments
-        rs = dggr_shrink(w, n, eps, nu1, guard, scale, apply_rate, decoupled == 2);
-#pragma omp simd reduction(+ : sa, ss, zc)
-        for (size_t i = 0; i < n; i++) {
-            double aw = fabs((double)w[i]);
-            sa += aw;
-            ss += aw * aw;
-            zc += fabsf(w[i] * inv_delta) <= 0.5f;
-        }
+    if (with_rate && decoupled) { // the shrink, with the moments of the new weights
+        out->rate_sum = dggr_shrink(w, n, eps, nu1, guard, scale, apply_rate, decoupled == 2, inv_delta, &out->mom);
+        return;
     }
     out->mom.sum_abs = sa;
     out->mom.sum_sq = ss;

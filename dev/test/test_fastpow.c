@@ -8,7 +8,8 @@
   - dggr_rate_gradient_avx512 / dggr_shrink_avx512 against the reference loops bit for bit
     (rate gradients, new weights; decoupled and proximal, eps 1 and eps 0 with the guard,
     zeros of both signs, subnormal weights, every length 1..40 for the masked tail); the
-    rate sums, added in another order, against a double sum to 2e-6 relative
+    rate sums, added in another order, against a double sum to 2e-6 relative; the moments
+    the shrink adds up (sum |w|, sum w^2, zeros at delta) against gg_moments
  Runs in a few seconds.
 */
 #include <float.h>
@@ -124,7 +125,8 @@ static void test_rate_loops(void) {
     float *a = (float*)malloc(N * sizeof(float)), *b = (float*)malloc(N * sizeof(float));
     const float epss[] = {1.0f, 1e-3f, 0.0f};
     const float nus[] = {0.1f, 0.55f, 1.0f, 1.21f, 2.0f, 3.0f};
-    long cases = 0, differ = 0;
+    long cases = 0, differ = 0, zeros_differ = 0;
+    double worst_mom = 0.0; // the shrink's moments (AVX-512) against gg_moments of the same weights
     double worst_sum = 0.0, worst_ref = 0.0; // relative error of the AVX-512 / reference rate sums against a double sum
     for (size_t len = 1; len <= N; len = len < 40 ? len + 1 : len * 3 + 7) {
         if (len > N) len = N;
@@ -148,8 +150,13 @@ static void test_rate_loops(void) {
                     for (int prox = 0; prox <= 1; prox++) {
                         memcpy(a, w, len * sizeof(float));
                         memcpy(b, w, len * sizeof(float));
-                        sr = dggr_shrink_ref(a, len, epss[e], nu1, guard, scale, apply, prox);
-                        sv = dggr_shrink_avx512(b, len, epss[e], nu1, guard, scale, apply, prox);
+                        GGMoments mr, mv;
+                        sr = dggr_shrink_ref(a, len, epss[e], nu1, guard, scale, apply, prox, 1e3f, &mr);
+                        sv = dggr_shrink_avx512(b, len, epss[e], nu1, guard, scale, apply, prox, 1e3f, &mv);
+                        GGMoments exact_mom = gg_moments(a, len, 1e-3f);
+                        worst_mom = fmax(worst_mom, fabs(mv.sum_abs - exact_mom.sum_abs) / fmax(exact_mom.sum_abs, 1e-300));
+                        worst_mom = fmax(worst_mom, fabs(mv.sum_sq - exact_mom.sum_sq) / fmax(exact_mom.sum_sq, 1e-300));
+                        zeros_differ += mv.zeros != exact_mom.zeros || mr.zeros != exact_mom.zeros || mv.count != (int64_t)len;
                         if (memcmp(a, b, len * sizeof(float)) != 0) {
                             if (differ++ < 5) printf("  shrink differs: len %zu eps %g nu %g apply %d proximal %d\n", len, (double)epss[e], (double)nus[k], apply, prox);
                         }
@@ -166,6 +173,9 @@ static void test_rate_loops(void) {
            "AVX-512 %.2e, reference %.2e relative\n", differ, cases, worst_sum, worst_ref);
     CHECK(differ == 0, "AVX-512 rate loops differ from the reference in %ld cases", differ);
     CHECK(worst_sum < 2e-6, "AVX-512 rate sums off by %g relative", worst_sum);
+    printf("shrink moments (AVX-512) against gg_moments: sums within %.2e relative, %ld zero counts differ\n", worst_mom,
+           zeros_differ);
+    CHECK(worst_mom < 1e-12 && zeros_differ == 0, "shrink moments: %g relative, %ld zero counts", worst_mom, zeros_differ);
     free(w); free(a); free(b);
 }
 #endif
