@@ -181,12 +181,17 @@ endif
 
 # every dev/test/test_*.c is a unit-test program (one that needs more than the pattern rule
 # below gets its own rule)
-TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c))
+TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)) dev/test/bin/test_dggr_scalar
 
 # the layer tests call the OpenBLAS fast paths
 dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# the BackSlash pass without its AVX-512 loops (llmc/fastpow.h): the portable reference
+dev/test/bin/test_dggr_scalar: dev/test/test_dggr.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -DFASTPOW_NO_AVX512 -o $@ $< $(LDLIBS)
 
 # the classifier's gradient check runs the model (OpenBLAS fast path)
 dev/test/bin/test_classifier: dev/test/test_classifier.c $(LLMC_HEADERS)
