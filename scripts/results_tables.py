@@ -195,6 +195,20 @@ if have("quant.csv"):
         rows.append([name, f"{r['eg']:.3f}", f"{r['val']:.4f}",
                      f"{at:.4f}" if at is not None else "outside the baseline's range",
                      f"{r['val'] - at:+.4f}" if at is not None else ""])
+    # the smallest coded size of each model within 0.02 nats of the unquantized lambda 0 model
+    if base:
+        limit = base["val"] + 0.02
+        best = {}
+        for r in q:
+            if float(r["val_loss"]) <= limit:
+                eg = float(r["eg_best"])
+                if r["run"] not in best or eg < best[r["run"]][0]:
+                    best[r["run"]] = (eg, r["delta"], float(r["val_loss"]))
+        w(f"The smallest coded size each model reaches over these Delta while its val loss stays within "
+          f"0.02 nats of the unquantized lambda 0 model ({base['val']:.4f}):\n")
+        w(table(["model", "EG bits/param", "at Delta", "val loss", "vs fp32"],
+                [[m, f"{v[0]:.3f}", v[1], f"{v[2]:.4f}", f"{v[0] / 32.0:.1%} of it"] for m, v in best.items()]))
+        w("")
     if rows:
         w("Training-time rate control against compression after training, at the same coded size: "
           "the lambda 0 model's loss at the BackSlash model's EG bits/param, interpolated linearly "
