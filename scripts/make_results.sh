@@ -56,6 +56,19 @@ plot $post "$R/rd_backslash.dat" using 1:2 with points pt 7 ps 1.5 title "BackSl
      "$R/rd_backslash.dat" using 1:2:3 with labels offset 1.2,0.8 notitle $abl $curves
 GP
 fi
+if [ -s "$R/rd_small_sweep.dat" ] && [ "$(grep -vc '^#' "$R/rd_small_sweep.dat")" -gt 0 ]; then
+  gnuplot <<GP
+$STYLE
+set output "$R/rd_small.png"
+set title "ablation on the small model: val loss against coded size (Delta 1e-3)"
+set xlabel "EG bits per parameter"
+set ylabel "val loss (nats/token)"
+plot "$R/rd_small_sweep.dat" using 1:2 with linespoints pt 7 ps 1.5 lw 2 title "DGGR (global nu, decoupled), label: lambda", \
+     "$R/rd_small_sweep.dat" using 1:2:3 with labels offset 1.2,0.8 notitle, \
+     "$R/rd_small_variants.dat" using 1:2 with points pt 5 ps 1.3 title "variants at lambda 300", \
+     "$R/rd_small_variants.dat" using 1:2:3 with labels offset 0,-1 notitle
+GP
+fi
 # the per-run pruning and quantization rows, one file each for gnuplot
 cat_runs() { # prefix
   local first=1
