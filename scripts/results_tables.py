@@ -16,7 +16,7 @@ RES, OUT = sys.argv[1], sys.argv[2]
 
 # the language-model runs, in table order: name, lambda, variant, shape (scripts/run_sweep.sh)
 SWEEP = [("lambda0", 0), ("lambda300", 300), ("lambda1000", 1000), ("lambda3000", 3000), ("lambda10000", 10000)]
-SMALL_SWEEP = [("s_lambda0", 0), ("s_lambda100", 100), ("s_lambda300", 300), ("s_lambda600", 600),
+SMALL_SWEEP = [("s_lambda0", 0), ("s_lambda30", 30), ("s_lambda100", 100), ("s_lambda300", 300), ("s_lambda600", 600),
                ("s_lambda1000", 1000)]
 SMALL_ABLATION = [
     ("s_lambda300", "DGGR: global nu estimated every step, decoupled (default)"),
@@ -304,8 +304,10 @@ if small:
     w("![small model: val loss against EG bits, DGGR sweep and variants](results/rd_small.png)\n")
 
 # ---------------------------------------------------------------------------- spam
-spam = [(n, d) for n, d in (("spam_normal", "normal fine-tuning"), ("spam_backslash", "BackSlash fine-tuning"))
-        if have(n + ".bsz.json")]
+spam = [(f[:-len(".bsz.json")], "") for f in sorted(os.listdir(RES)) if f.startswith("spam_") and f.endswith(".bsz.json")]
+spam_lambda = lambda n: float(open(path(n + ".command.txt")).read().split()[open(path(n + ".command.txt")).read().split().index("-l") + 1])
+spam = [(n, "normal fine-tuning" if spam_lambda(n) == 0 else "BackSlash fine-tuning") for n, _ in spam]
+spam.sort(key=lambda x: spam_lambda(x[0]))
 if spam:
     w("## Spam classification\n")
     rows = []

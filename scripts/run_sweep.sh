@@ -37,6 +37,7 @@ if [ "${RUNSET:-d6}" = small ]; then
     "s_lambda100|-l 100"
     "s_lambda1000|-l 1000"
     "s_lambda600|-l 600"
+    "s_lambda30|-l 30"
   )
 else
 RUNS=(
