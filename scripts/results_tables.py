@@ -199,13 +199,13 @@ if have("quant.csv"):
     # BackSlash at Delta 1e-3 against post-training compression at the same EG rate
     post = [(float(r["eg_best"]), float(r["val_loss"])) for r in q if r["run"] == "lambda0"]
     rows = []
-    for name, _ in SWEEP[1:]:
+    for name, _ in SWEEP[1:] + ABLATION[1:]:
         r = runs.get(name)
         if r is None:
             continue
         at = interp(post, r["eg"])
         rows.append([name, f"{r['eg']:.3f}", f"{r['val']:.4f}",
-                     f"{at:.4f}" if at is not None else "outside the baseline's range",
+                     f"{at:.4f}" if at is not None else "below the baseline's smallest size (" + f"{min(post)[0]:.3f} bits at loss {min(post)[1]:.4f})",
                      f"{r['val'] - at:+.4f}" if at is not None else ""])
     # the smallest coded size of each model within 0.02 nats of the unquantized lambda 0 model
     if base:
