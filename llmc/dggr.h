@@ -541,7 +541,10 @@ static inline float dggr_shrink(float* DGGR_RESTRICT w, size_t n, float eps, flo
 // one chunk; the flags are compile-time constants at each call site so that every
 // combination compiles to its own vectorized loops. Coupled, the rate gradient is computed
 // in a loop of its own into r[] (the chunk stays in L1/L2): one loop doing both the power
-// and AdamW ran about 1.2 times slower (measured with dev/bench/bench_dggr.c).
+// and AdamW ran about 1.2 times slower (measured with dev/bench/bench_dggr.c, with the
+// earlier gcc-vectorized power). Decoupled, the shrink after AdamW also adds up the new
+// weights' moments. The AdamW loop is the same C code in every build, so lambda = 0 is
+// adamw_update bit for bit.
 static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRICT w, const float* DGGR_RESTRICT grad,
                                                              float* DGGR_RESTRICT m, float* DGGR_RESTRICT v, size_t n,
                                                              const DGGRAdamWStep* DGGR_RESTRICT a, float decay,
