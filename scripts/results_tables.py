@@ -306,7 +306,9 @@ if small:
 # ---------------------------------------------------------------------------- spam
 spam = [(f[:-len(".bsz.json")], "") for f in sorted(os.listdir(RES)) if f.startswith("spam_") and f.endswith(".bsz.json")]
 spam_lambda = lambda n: float(open(path(n + ".command.txt")).read().split()[open(path(n + ".command.txt")).read().split().index("-l") + 1])
-spam = [(n, "normal fine-tuning" if spam_lambda(n) == 0 else "BackSlash fine-tuning") for n, _ in spam]
+spam = [(n, "normal fine-tuning" if spam_lambda(n) == 0 else
+         "BackSlash fine-tuning" + (", coupled" if "coupled" in open(path(n + ".command.txt")).read() else ""))
+        for n, _ in spam]
 spam.sort(key=lambda x: spam_lambda(x[0]))
 if spam:
     w("## Spam classification\n")

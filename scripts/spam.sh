@@ -8,7 +8,8 @@
 # coded model's `./bsz info --json` to doc/results/spam_<run>.*
 #
 # Usage: scripts/spam.sh [OUT=out/spam] [LM=out/sweep/lambda0/model_00000300.bin] [RUN...]
-#   RUN: normal, backslash (at SPAM_LAMBDA), l<lambda> (BackSlash at that lambda); default
+#   RUN: normal, backslash (at SPAM_LAMBDA), l<lambda> (BackSlash at that lambda), c<lambda>
+#   (the coupled variant at that lambda); default
 #   normal backslash
 # Environment: B (8), T (128), STEPS (100), LR (3e-4), SPAM_LAMBDA (10000), THREADS (1), NICE (10), TRAINER
 set -euo pipefail
@@ -21,17 +22,19 @@ THREADS=${THREADS:-1}; NICE=${NICE:-10}; TRAINER=${TRAINER:-./train_gpt2}
 make -s train_gpt2 bsz
 mkdir -p "$OUT" doc/results
 for run in "${RUNS[@]}"; do
+  extra=""
   case $run in
     normal) lambda=0 ;;
     backslash) lambda=$SPAM_LAMBDA ;;
     l[0-9]*) lambda=${run#l} ;;   # l3000: BackSlash at lambda 3000
+    c[0-9]*) lambda=${run#c}; extra="-lv coupled" ;;   # c3000: the coupled variant at lambda 3000
     *) echo "unknown run $run (normal, backslash, l<lambda>)" >&2; exit 2 ;;
   esac
   dir="$OUT/$run"
   final=$(printf '%s/model_%08d.bsz' "$dir" "$STEPS")
   if [ -f "$final" ]; then echo "== spam $run: done ($final)"; else
     rm -rf "$dir"; mkdir -p "$dir"
-    cmd="$TRAINER -cls 1 -e $LM -i data/spam_train.bin -j data/spam_test.bin -b $B -t $T -x $STEPS -lr $LR -u 10 -v 0 -pe 10 -g 0 -l $lambda -o $dir"
+    cmd="$TRAINER -cls 1 -e $LM -i data/spam_train.bin -j data/spam_test.bin -b $B -t $T -x $STEPS -lr $LR -u 10 -v 0 -pe 10 -g 0 -l $lambda $extra -o $dir"
     echo "== spam $run: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
     echo "$cmd" > "$dir/command.txt"
     # shellcheck disable=SC2086
