@@ -51,7 +51,7 @@ printf '| %-32s | %10s | %8s | %-28s |\n' "configuration" "tokens/s" "vs 1" "run
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..34})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..30})"
 base=
 for c in 0 1 2; do
-  all=$(cat "$work"/c${c}r*.med | tr '\n' ' ')
+  all=$(awk '{ printf "%.0f ", $1 }' "$work"/c${c}r*.med)
   med=$(cat "$work"/c${c}r*.med | median)
   [ -z "$base" ] && base=$med
   printf '| %-32s | %10.0f | %7.2fx | %-28s |\n' "${names[$c]}" "$med" "$(awk -v a="$med" -v b="$base" 'BEGIN { print a / b }')" "$all"

@@ -36,8 +36,16 @@ done
 
 STYLE='set terminal pngcairo size 900,560 font ",11" noenhanced; set grid; set key top right'
 if [ -f "$R/rd_backslash.dat" ]; then
-  post=""; [ -f "$R/rd_posttraining.dat" ] && post="\"$R/rd_posttraining.dat\" using 1:2 with linespoints lw 2 pt 6 title \"lambda 0, quantized after training (Delta 5e-4 .. 5e-2)\","
+  post=""; [ -f "$R/rd_posttraining.dat" ] && post="\"$R/rd_posttraining.dat\" using 1:2 with linespoints lw 2 pt 6 title \"lambda 0, quantized after training (Delta 1e-3 .. 5e-2)\","
   abl=""; [ -s "$R/rd_ablation.dat" ] && abl=", \"$R/rd_ablation.dat\" using 1:2 with points pt 5 ps 1.2 title \"ablation, lambda 3000\", \"$R/rd_ablation.dat\" using 1:2:3 with labels offset 0,-1 notitle"
+  # each BackSlash model's own quantization curve (quant_<run>.csv) as a dashed line
+  curves=""
+  for f in "$R"/quant_*.csv; do
+    run=$(basename "$f" .csv); run=${run#quant_}
+    [ "$run" = lambda0 ] && continue
+    awk -F, 'NR > 1 { print $6, $3 }' "$f" > "$tmp/rd_$run.dat"
+    curves="$curves, \"$tmp/rd_$run.dat\" using 1:2 with linespoints dt 2 pt 1 title \"$run quantized at Delta 1e-3 .. 5e-2\""
+  done
   gnuplot <<GP
 $STYLE
 set output "$R/rd.png"
@@ -45,7 +53,20 @@ set title "val loss against coded size (EG, per-tensor best order)"
 set xlabel "EG bits per parameter"
 set ylabel "val loss (nats/token)"
 plot $post "$R/rd_backslash.dat" using 1:2 with points pt 7 ps 1.5 title "BackSlash at Delta 1e-3 (label: lambda)", \
-     "$R/rd_backslash.dat" using 1:2:3 with labels offset 1.2,0.8 notitle $abl
+     "$R/rd_backslash.dat" using 1:2:3 with labels offset 1.2,0.8 notitle $abl $curves
+GP
+fi
+if [ -s "$R/rd_small_sweep.dat" ] && [ "$(grep -vc '^#' "$R/rd_small_sweep.dat")" -gt 0 ]; then
+  gnuplot <<GP
+$STYLE
+set output "$R/rd_small.png"
+set title "ablation on the small model: val loss against coded size (Delta 1e-3)"
+set xlabel "EG bits per parameter"
+set ylabel "val loss (nats/token)"
+plot "$R/rd_small_sweep.dat" using 1:2 with linespoints pt 7 ps 1.5 lw 2 title "DGGR (global nu, decoupled), label: lambda", \
+     "$R/rd_small_sweep.dat" using 1:2:3 with labels offset 1.2,0.8 notitle, \
+     "$R/rd_small_variants.dat" using 1:2 with points pt 5 ps 1.3 title "variants at lambda 300", \
+     "$R/rd_small_variants.dat" using 1:2:3 with labels offset 0,-1 notitle
 GP
 fi
 # the per-run pruning and quantization rows, one file each for gnuplot

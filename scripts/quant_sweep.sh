@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SWEEP=${1:-out/sweep}; shift || true
 RUNS=("$@"); [ ${#RUNS[@]} -gt 0 ] || RUNS=(lambda0 lambda3000 lambda10000)
 B=${B:-8}; T=${T:-64}; BATCHES=${BATCHES:-20}; THREADS=${THREADS:-1}; NICE=${NICE:-10}
-DELTAS=${DELTAS:-"0.001 0.005 0.02"}
+DELTAS=${DELTAS:-"0.001 0.005 0.01 0.02 0.05"}
 make -s eval_gpt2 bsz
 mkdir -p doc/results
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/quant.XXXXXX")

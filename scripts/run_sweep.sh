@@ -13,7 +13,8 @@
 #   unless its final model exists, so never give two sweeps the same run).
 # Environment: MODEL (d6), B (8), T (64), STEPS (300), THREADS (1), VAL_EVERY (100),
 #   VAL_BATCHES (20), NICE (10), TRAINER (./train_gpt2; a copy keeps a long sweep on one
-#   build while the tree is rebuilt)
+#   build while the tree is rebuilt), RUNSET (d6; small: the ablation runs on a small model,
+#   RUNSET=small MODEL=d2w64h4t128)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out/sweep}; shift || true
@@ -22,6 +23,23 @@ VAL_EVERY=${VAL_EVERY:-100}; VAL_BATCHES=${VAL_BATCHES:-20}; NICE=${NICE:-10}
 TRAINER=${TRAINER:-./train_gpt2}
 
 # name | BackSlash flags (everything else is the same for every run)
+if [ "${RUNSET:-d6}" = small ]; then
+  # the ablation on a small model (MODEL=d2w64h4t128), names prefixed s_: its own lambda
+  # sweep (so the variants can be compared at a matched rate) and the variants at lambda 300
+  RUNS=(
+    "s_lambda0|-l 0"
+    "s_lambda300|-l 300"
+    "s_coupled_l300|-l 300 -lv coupled"
+    "s_fixed1_l300|-l 300 -ls fixed:1"
+    "s_tensor_l300|-l 300 -ls tensor"
+    "s_fixed2_l300|-l 300 -ls fixed:2"
+    "s_fixed0.5_l300|-l 300 -ls fixed:0.5"
+    "s_lambda100|-l 100"
+    "s_lambda1000|-l 1000"
+    "s_lambda600|-l 600"
+    "s_lambda30|-l 30"
+  )
+else
 RUNS=(
   "lambda0|-l 0"
   "lambda1000|-l 1000"
@@ -34,6 +52,7 @@ RUNS=(
   "fixed2_l3000|-l 3000 -ls fixed:2"
   "fixed0.5_l3000|-l 3000 -ls fixed:0.5"
 )
+fi
 
 make -s train_gpt2 bsz
 mkdir -p "$OUT" doc/results

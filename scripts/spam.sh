@@ -8,19 +8,25 @@
 # coded model's `./bsz info --json` to doc/results/spam_<run>.*
 #
 # Usage: scripts/spam.sh [OUT=out/spam] [LM=out/sweep/lambda0/model_00000300.bin] [RUN...]
-#   RUN: normal backslash (default both)
-# Environment: B (8), T (128), STEPS (150), LR (3e-4), SPAM_LAMBDA (3000), THREADS (1), NICE (10), TRAINER
+#   RUN: normal, backslash (at SPAM_LAMBDA), l<lambda> (BackSlash at that lambda); default
+#   normal backslash
+# Environment: B (8), T (128), STEPS (100), LR (3e-4), SPAM_LAMBDA (10000), THREADS (1), NICE (10), TRAINER
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out/spam}; LM=${2:-out/sweep/lambda0/model_00000300.bin}; shift 2 || shift $# || true
 RUNS=("$@"); [ ${#RUNS[@]} -gt 0 ] || RUNS=(normal backslash)
-B=${B:-8}; T=${T:-128}; STEPS=${STEPS:-150}; LR=${LR:-3e-4}; SPAM_LAMBDA=${SPAM_LAMBDA:-3000}
+B=${B:-8}; T=${T:-128}; STEPS=${STEPS:-100}; LR=${LR:-3e-4}; SPAM_LAMBDA=${SPAM_LAMBDA:-10000}
 THREADS=${THREADS:-1}; NICE=${NICE:-10}; TRAINER=${TRAINER:-./train_gpt2}
 [ -f "$LM" ] || { echo "$LM: no such model (run scripts/run_sweep.sh first)" >&2; exit 1; }
 make -s train_gpt2 bsz
 mkdir -p "$OUT" doc/results
 for run in "${RUNS[@]}"; do
-  case $run in normal) lambda=0 ;; backslash) lambda=$SPAM_LAMBDA ;; *) echo "unknown run $run" >&2; exit 2 ;; esac
+  case $run in
+    normal) lambda=0 ;;
+    backslash) lambda=$SPAM_LAMBDA ;;
+    l[0-9]*) lambda=${run#l} ;;   # l3000: BackSlash at lambda 3000
+    *) echo "unknown run $run (normal, backslash, l<lambda>)" >&2; exit 2 ;;
+  esac
   dir="$OUT/$run"
   final=$(printf '%s/model_%08d.bsz' "$dir" "$STEPS")
   if [ -f "$final" ]; then echo "== spam $run: done ($final)"; else

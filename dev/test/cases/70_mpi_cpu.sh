@@ -1,8 +1,10 @@
-# data-parallel CPU training under mpirun (llmc/dist.h, doc/distributed.md):
+# data-parallel CPU training under mpirun (llmc/dist.h, doc/distributed.md), after
+# test_dist's single-process checks:
 #  1. mpirun -np 2 with -b 2 matches one process with -b 4 (the same global batch, the same
 #     rows), BackSlash on (-l 1000): per-step loss within 1e-4, gradient norm within 1e-4
 #     relative, final weights with rms difference < 1e-5 and fewer than 0.1% of them more
-#     than 1e-5 apart (see the tolerance note below);
+#     than 1e-5 apart (see the tolerance note below); with -d, 2 ranks x 2 accumulated
+#     batches of 1 row match one batch of 4;
 #  2. -z 1 (the optimizer step sharded over the ranks, BackSlash's statistics gathered)
 #     gives bit for bit the state of -z 0; mpirun -np 1 -z 1 that of the plain process;
 #  3. only rank 0 writes: rank 1 runs in another directory with the same relative -o, and
@@ -15,6 +17,9 @@
 # over 1e-5 after 10 steps at lr 1e-3; the weights themselves moved by rms 2e-3 in steps
 # 5..10). The bounds leave 10x (rms) and 100x (fraction) of margin.
 set -e
+# first the parts that need no MPI (dev/test/test_dist.c: loader shards, the sharded
+# AdamW+DGGR step against dggr_step bit for bit, the flag text), which run everywhere
+dev/test/bin/test_dist
 command -v mpirun >/dev/null 2>&1 || { echo "mpirun not found: install openmpi-bin"; exit 77; }
 dir=$(mktemp -d "$PWD/build/tmp.mpi.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
@@ -45,6 +50,18 @@ awk -F, -v tol=1e-4 'NR == FNR { if (FNR > 1) { loss[$1] = $2; val[$1] = $3; nor
 read -r mx rms frac < <(dev/test/bin/test_dist --max-diff "$dir/one/model_00000010.bin" "$dir/two/model_00000010.bin")
 echo "np 1 vs np 2 after 10 steps: max |dw| $mx, rms $rms, fraction over 1e-5 $frac"
 awk -v r="$rms" -v f="$frac" 'BEGIN { exit !(r < 1e-5 && f < 1e-3) }' || fail "final weights differ too much (rms $rms, fraction $frac)"
+
+# ... and with gradient accumulation: 2 ranks x B=1 x 2 micro-batches (-d 128) cover the
+# same 4 rows per step; the losses agree as above (a wrong 1/(accum x ranks) would not:
+# -gc 0 and a coupled rate term make the step see the gradient's scale)
+acc=(-i "$root/data/corpus_train.bin" -j "$root/data/corpus_val.bin" -e d2w64h2t64 -t 32 -x 4 -v 0 -m 1 -g 0 -rb 0
+     -l 100000 -lv coupled -gc 0)
+timeout 120 ./train_gpt2 "${acc[@]}" -b 4 -o "$dir/acc1" > "$dir/acc1.txt"
+timeout 120 "${mpi[@]}" -np 2 ./train_gpt2 "${acc[@]}" -b 1 -d 128 -o "$dir/acc2" > "$dir/acc2.txt" || fail "np 2 with -d failed"
+grep -q "128 tokens/step, 2 batches" "$dir/acc2.txt" || fail "np 2 -b 1 -d 128 does not accumulate 2 batches"
+awk -F, -v tol=1e-4 'NR == FNR { if (FNR > 1) loss[$1] = $2; next }
+    FNR > 1 && $2 != "" { n++; d = $2 - loss[$1]; if (d < 0) d = -d; printf "accumulated step %d: loss %s vs %s\n", $1, $2, loss[$1]; if (!(d <= tol)) bad = 1 }
+    END { exit bad || n != 4 }' "$dir/acc1/log.csv" "$dir/acc2/log.csv" || fail "np 2 x 2 accumulated batches differ from one batch of 4"
 
 # 2. -z 1: the same run bit for bit
 timeout 120 "${mpi[@]}" -np 2 ./train_gpt2 "${args[@]}" -b 2 -z 1 -o "$dir/zero" > "$dir/zero.txt" || fail "-z 1 failed"
