@@ -43,9 +43,27 @@ BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/gg.h llmc/bitio.h llmc/expgolomb
 bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
+# MPI (doc/distributed.md): train_gpt2 and train_gpt2cu train data-parallel under mpirun
+# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which .ci/run installs);
+# without it, or with NO_MPI=1, they build without MPI, run as one process, and refuse to
+# run as one of several ranks.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifeq ($(NO_MPI),1)
+MPICC :=
+endif
+ifneq ($(MPICC),)
+# OpenMPI's mpicc says its flags (-showme); for another MPI set MPI_CFLAGS and MPI_LIBS
+MPI_CFLAGS ?= -DUSE_MPI $(shell $(MPICC) -showme:compile 2>/dev/null)
+MPI_LIBS ?= $(shell $(MPICC) -showme:link 2>/dev/null || echo -lmpi)
+MPI_NOTE = with MPI ($(MPICC))
+else
+MPI_NOTE = without MPI (no mpicc; install libopenmpi-dev for mpirun runs)
+endif
+
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
-	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+	@echo "train_gpt2: building $(MPI_NOTE)"
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
 # the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
 eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)
@@ -126,9 +144,22 @@ CUDA_PROGRAMS = train_gpt2cu test_gpt2cu test_gpt2fp32cu
 
 cuda: $(CUDA_PROGRAMS)
 
+# data-parallel train_gpt2cu (doc/distributed.md): MPI (above) to start the ranks and NCCL
+# (shipped with the CUDA toolkit, or libnccl-dev) for the device arrays; without both it
+# builds for one GPU and refuses to run as one of several ranks
+NCCL_HEADER = $(firstword $(wildcard $(dir $(NVCC))../include/nccl.h /usr/include/nccl.h $(NCCL_HOME)/include/nccl.h))
+ifneq ($(and $(MPICC),$(NCCL_HEADER)),)
+NVCC_DIST_FLAGS = -DUSE_NCCL $(MPI_CFLAGS) -I$(dir $(NCCL_HEADER))
+NVCC_DIST_LIBS = -L$(abspath $(dir $(NCCL_HEADER))../lib) -lnccl $(MPI_LIBS)
+NVCC_DIST_NOTE = with MPI and NCCL ($(NCCL_HEADER))
+else
+NVCC_DIST_NOTE = for one GPU (no $(if $(MPICC),nccl.h,mpicc): no multi-GPU runs)
+endif
+
 ifneq ($(NVCC),)
 train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
-	$(NVCC) $(NVCC_FLAGS) -o $@ $< $(NVCC_LDLIBS)
+	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
 
 # the CPU reference the CUDA test compares against, compiled as C by the C compiler
 build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)
@@ -150,12 +181,17 @@ endif
 
 # every dev/test/test_*.c is a unit-test program (one that needs more than the pattern rule
 # below gets its own rule)
-TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c))
+TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)) dev/test/bin/test_dggr_scalar
 
 # the layer tests call the OpenBLAS fast paths
 dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# the BackSlash pass without its AVX-512 loops (llmc/fastpow.h): the portable reference
+dev/test/bin/test_dggr_scalar: dev/test/test_dggr.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -DFASTPOW_NO_AVX512 -o $@ $< $(LDLIBS)
 
 # the classifier's gradient check runs the model (OpenBLAS fast path)
 dev/test/bin/test_classifier: dev/test/test_classifier.c $(LLMC_HEADERS)

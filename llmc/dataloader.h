@@ -12,6 +12,12 @@
  and the position, so a bad file fails at start, not in the middle of a run.
  The loader's state (position, batches served, rng) is a small struct saved in the
  training state, so a resumed run sees the same batches.
+
+ Shards (data-parallel training, dist.h): with num_shards = N, the loader walks global
+ batches of N B rows, drawing every row's start in the same order as a loader of N B rows
+ would, and keeps rows [shard B, (shard+1) B) of each. So N ranks with B rows each see
+ exactly the tokens one process with N B rows sees, and every rank's state is the same
+ (any rank's state resumes all of them).
 */
 #ifndef LLMC_DATALOADER_H
 #define LLMC_DATALOADER_H
@@ -36,6 +42,7 @@ typedef struct {
     uint16_t* tokens;
     size_t num_tokens;
     int B, T, mode;
+    int num_shards, shard; // this loader's rows are [shard B, (shard+1) B) of global batches of num_shards B rows
     DataLoaderState state;
     int* inputs;  // (B, T)
     int* targets; // (B, T)
@@ -48,14 +55,19 @@ static inline void dataloader_free(DataLoader* dl) {
     memset(dl, 0, sizeof(*dl));
 }
 
-static inline int dataloader_init(DataLoader* dl, const char* path, int B, int T, int vocab_size, int mode, uint64_t seed) {
+// B rows of shard `shard` of global batches of num_shards B rows (1, 0: the whole batch)
+static inline int dataloader_init_shard(DataLoader* dl, const char* path, int B, int T, int vocab_size, int mode,
+                                        uint64_t seed, int num_shards, int shard) {
     memset(dl, 0, sizeof(*dl));
     snprintf(dl->path, sizeof(dl->path), "%s", path);
     if (B < 1 || T < 1) return bs_error_set(BS_EINVAL, "%s: batch %dx%d must be at least 1x1", path, B, T);
+    if (num_shards < 1 || shard < 0 || shard >= num_shards || (long long)B * num_shards > INT32_MAX)
+        return bs_error_set(BS_EINVAL, "%s: shard %d of %d (of B=%d rows) is not valid", path, shard, num_shards, B);
     int rc = tokenfile_read(path, &dl->tokens, &dl->num_tokens);
     if (rc != BS_OK) return rc;
-    if (dl->num_tokens < (size_t)B * T + 1) {
-        bs_error_set(BS_EFORMAT, "%s: %zu tokens, too few for one batch of B=%d x T=%d (+1)", path, dl->num_tokens, B, T);
+    size_t global_B = (size_t)B * num_shards;
+    if (dl->num_tokens < global_B * T + 1) {
+        bs_error_set(BS_EFORMAT, "%s: %zu tokens, too few for one batch of B=%zu x T=%d (+1)", path, dl->num_tokens, global_B, T);
         dataloader_free(dl);
         return BS_EFORMAT;
     }
@@ -70,6 +82,8 @@ static inline int dataloader_init(DataLoader* dl, const char* path, int B, int T
     dl->B = B;
     dl->T = T;
     dl->mode = mode;
+    dl->num_shards = num_shards;
+    dl->shard = shard;
     dl->state.rng_state = seed;
     dl->inputs = (int*)malloc((size_t)B * T * sizeof(int));
     dl->targets = (int*)malloc((size_t)B * T * sizeof(int));
@@ -80,9 +94,13 @@ static inline int dataloader_init(DataLoader* dl, const char* path, int B, int T
     return BS_OK;
 }
 
-// number of whole sequential batches in the file
+static inline int dataloader_init(DataLoader* dl, const char* path, int B, int T, int vocab_size, int mode, uint64_t seed) {
+    return dataloader_init_shard(dl, path, B, T, vocab_size, mode, seed, 1, 0);
+}
+
+// number of whole sequential (global) batches in the file
 static inline size_t dataloader_num_batches(const DataLoader* dl) {
-    return (dl->num_tokens - 1) / ((size_t)dl->B * dl->T);
+    return (dl->num_tokens - 1) / ((size_t)dl->B * dl->num_shards * dl->T);
 }
 
 static inline void dataloader_reset(DataLoader* dl) {
@@ -92,7 +110,8 @@ static inline void dataloader_reset(DataLoader* dl) {
 
 // fills dl->inputs and dl->targets with the next batch
 static inline void dataloader_next_batch(DataLoader* dl) {
-    size_t B = dl->B, T = dl->T;
+    size_t B = (size_t)dl->B * dl->num_shards, T = dl->T; // all rows are drawn; this shard's are kept
+    size_t first = (size_t)dl->shard * dl->B, end = first + (size_t)dl->B;
     Rng rng = {dl->state.rng_state};
     for (size_t b = 0; b < B; b++) {
         size_t start;
@@ -103,10 +122,12 @@ static inline void dataloader_next_batch(DataLoader* dl) {
             start = dl->state.position;
             dl->state.position += T;
         }
+        if (b < first || b >= end) continue;
         const uint16_t* row = dl->tokens + start;
+        size_t out = (b - first) * T;
         for (size_t t = 0; t < T; t++) {
-            dl->inputs[b * T + t] = row[t];
-            dl->targets[b * T + t] = row[t + 1];
+            dl->inputs[out + t] = row[t];
+            dl->targets[out + t] = row[t + 1];
         }
     }
     // sequential: a batch never straddles the wrap, so batch k is always the same tokens

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fastpow.h"
 #include "gg.h"
 #include "gpt2_params.h"
 #include "quantize.h"
@@ -357,44 +358,206 @@ static inline void dggr_measure(DGGR* d, const float* params) {
 // ----------------------------------------------------------------------------
 // the pass
 
-// (|w| + eps)^(nu-1) for the rate gradient. With eps >= FLT_MIN (guard = 0) the base is
-// a normal number; with a smaller eps (guard = 1) a base below FLT_MIN is lifted into the
-// normal range first (gg_fast_log2 needs one) and a base of 0 gives 0 (then sign(w) = 0
-// too). Written with arithmetic masks: gcc does not if-convert the ternaries here.
+// (|w| + eps)^(nu-1) for the rate gradient (fastpow, llmc/fastpow.h). With eps >= FLT_MIN
+// (guard = 0) the base is a normal number; with a smaller eps (guard = 1) a base below
+// FLT_MIN is lifted into the normal range first (fastpow needs one) and a base of 0 gives
+// 0 (then sign(w) = 0 too). Written with arithmetic masks: gcc does not if-convert the
+// ternaries here. The reference for dggr_powers.
 static inline float dggr_pow_nu1(float t, float nu_minus_1, int guard) {
-    if (!guard) return gg_fast_pow(t, nu_minus_1);
+    if (!guard) return fastpow(t, nu_minus_1);
     float tn = t + (float)(t < FLT_MIN) * FLT_MIN;
-    return gg_fast_pow(tn, nu_minus_1) * (float)(t > 0.0f);
+    return fastpow(tn, nu_minus_1) * (float)(t > 0.0f);
 }
 
 static inline float dggr_sign(float w) { return (float)((w > 0.0f) - (w < 0.0f)); }
 
+/*
+ The two rate loops of a chunk, each in two versions: the reference (plain C, which gcc
+ vectorizes) and an AVX-512 one (16 weights at a time, where the compiler targets AVX-512F),
+ which the pass uses when it exists. Both compute the same weights and rate gradients bit
+ for bit: every product that meets a sum is an explicit fma in both (test_dggr.c checks
+ it). The rate sum, a float sum for the log, is added in a different order (16 lanes, two
+ accumulators), fixed for a given build.
+
+   dggr_rate_gradient: r[i] = scale sign(w_i) p_i (0 where !apply), p_i = (|w_i|+eps)^(nu-1)
+   dggr_shrink:        w_i -= scale sign(w_i) p_i (decoupled), or, proximal,
+                       w_i = sign(w_i) max(|w_i| - scale p_i, 0)  (nothing where !apply),
+                       and the moments of the new weights (sum |w|, sum w^2 in double,
+                       the zeros at delta), added in the same pass
+ both return sum_i p_i (|w_i| + eps) = sum (|w_i|+eps)^nu, at the weights they were given.
+*/
+static inline float dggr_rate_gradient_ref(float* DGGR_RESTRICT r, const float* DGGR_RESTRICT w, size_t n, float eps,
+                                           float nu1, int guard, float scale, int apply) {
+    float rs = 0.0f;
+#pragma omp simd reduction(+ : rs)
+    for (size_t i = 0; i < n; i++) {
+        float wi = w[i];
+        float t = fabsf(wi) + eps;
+        float p = dggr_pow_nu1(t, nu1, guard);
+        rs += p * t;
+        r[i] = apply ? (scale * dggr_sign(wi)) * p : 0.0f;
+    }
+    return rs;
+}
+
+static inline float dggr_shrink_ref(float* DGGR_RESTRICT w, size_t n, float eps, float nu1, int guard, float scale,
+                                    int apply, int proximal, float inv_delta, GGMoments* DGGR_RESTRICT mom) {
+    float rs = 0.0f;
+    double sa = 0.0, ss = 0.0;
+    int64_t zc = 0;
+#pragma omp simd reduction(+ : rs, sa, ss, zc)
+    for (size_t i = 0; i < n; i++) {
+        float wi = w[i];
+        float t = fabsf(wi) + eps;
+        float p = dggr_pow_nu1(t, nu1, guard);
+        rs += p * t;
+        if (apply && proximal) { // stop at zero (masks, as above)
+            float left = fmaf(-scale, p, fabsf(wi));
+            wi = copysignf(left * (float)(left > 0.0f), wi);
+        } else if (apply) {
+            wi = fmaf(-(scale * dggr_sign(wi)), p, wi);
+        }
+        w[i] = wi;
+        double aw = fabs((double)wi);
+        sa += aw;
+        ss += aw * aw;
+        zc += fabsf(wi * inv_delta) <= 0.5f;
+    }
+    mom->sum_abs = sa;
+    mom->sum_sq = ss;
+    mom->count = (int64_t)n;
+    mom->zeros = zc;
+    return rs;
+}
+
+// how far ahead (floats) the AVX-512 rate gradient loop prefetches the weights it reads:
+// coupled, that loop is the first to touch a chunk's weights, and without it waits on memory
+// (on this project's machine the loop then ran about 4 times slower than on weights in cache)
+#define DGGR_PREFETCH_AHEAD 1024
+
+#ifdef FASTPOW_AVX512
+// lanes [0, n) of 16, n <= 16
+static inline __mmask16 dggr_lanes(size_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u); }
+
+// dggr_pow_nu1 of t, 16 lanes
+static inline __m512 dggr_pow_nu1_avx512(__m512 t, __m512 nu1, int guard) {
+    if (!guard) return fastpow_avx512(t, nu1);
+    const __m512 lift = _mm512_set1_ps(FLT_MIN);
+    __m512 tn = _mm512_add_ps(t, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, lift, _CMP_LT_OQ), lift));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_GT_OQ), fastpow_avx512(tn, nu1));
+}
+
+// scale sign(w): scale with w's sign bit, 0 where w is +-0
+static inline __m512 dggr_signed_scale_avx512(__m512 w, __m512 scale) {
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(w), _mm512_set1_epi32((int)0x80000000u));
+    __m512 s = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(scale), sign));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_NEQ_OQ), s);
+}
+
+// next_w, next_n: the next chunk's weights (prefetched at the end of this one; NULL, 0: none)
+static inline float dggr_rate_gradient_avx512(float* DGGR_RESTRICT r, const float* DGGR_RESTRICT w, size_t n, float eps,
+                                              float nu1, int guard, float scale, int apply, const float* next_w,
+                                              size_t next_n) {
+    const __m512 e = _mm512_set1_ps(eps), y = _mm512_set1_ps(nu1), sc = _mm512_set1_ps(scale);
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // two chains: the adds' latency
+    for (size_t i = 0, k = 0; i < n; i += 16, k ^= 1) {
+        size_t ahead = i + DGGR_PREFETCH_AHEAD; // one cache line per iteration
+        if (ahead < n) _mm_prefetch((const char*)(w + ahead), _MM_HINT_T0);
+        else if (ahead - n < next_n) _mm_prefetch((const char*)(next_w + (ahead - n)), _MM_HINT_T0);
+        __mmask16 lanes = dggr_lanes(n - i);
+        __m512 wi = _mm512_maskz_loadu_ps(lanes, w + i);
+        __m512 t = _mm512_add_ps(_mm512_abs_ps(wi), e);
+        __m512 p = _mm512_maskz_mov_ps(lanes, dggr_pow_nu1_avx512(t, y, guard));
+        acc[k] = _mm512_fmadd_ps(p, t, acc[k]);
+        __m512 ri = apply ? _mm512_mul_ps(dggr_signed_scale_avx512(wi, sc), p) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(r + i, lanes, ri);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
+
+static inline float dggr_shrink_avx512(float* DGGR_RESTRICT w, size_t n, float eps, float nu1, int guard, float scale,
+                                       int apply, int proximal, float inv_delta, GGMoments* DGGR_RESTRICT mom) {
+    const __m512 e = _mm512_set1_ps(eps), y = _mm512_set1_ps(nu1), sc = _mm512_set1_ps(scale);
+    const __m512 inv_d = _mm512_set1_ps(inv_delta), half = _mm512_set1_ps(0.5f);
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512d sa[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()}, ss[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    int64_t zc = 0;
+    for (size_t i = 0, k = 0; i < n; i += 16, k ^= 1) {
+        __mmask16 lanes = dggr_lanes(n - i);
+        __m512 wi = _mm512_maskz_loadu_ps(lanes, w + i); // 0 in the lanes past n: they add 0 below
+        __m512 aw = _mm512_abs_ps(wi);
+        __m512 t = _mm512_add_ps(aw, e);
+        __m512 p = _mm512_maskz_mov_ps(lanes, dggr_pow_nu1_avx512(t, y, guard));
+        acc[k] = _mm512_fmadd_ps(p, t, acc[k]);
+        if (apply && proximal) {
+            __m512 left = _mm512_fnmadd_ps(sc, p, aw);
+            left = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(left, _mm512_setzero_ps(), _CMP_GT_OQ), left);
+            __m512i sign = _mm512_and_si512(_mm512_castps_si512(wi), _mm512_set1_epi32((int)0x80000000u));
+            wi = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(left), sign));
+        } else if (apply) {
+            wi = _mm512_fnmadd_ps(dggr_signed_scale_avx512(wi, sc), p, wi);
+        }
+        if (apply) _mm512_mask_storeu_ps(w + i, lanes, wi);
+        // the moments of the new weights, in double (as the reference)
+        __m512 anew = _mm512_abs_ps(wi);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(anew));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(anew), 1)));
+        sa[0] = _mm512_add_pd(sa[0], lo);
+        sa[1] = _mm512_add_pd(sa[1], hi);
+        ss[0] = _mm512_fmadd_pd(lo, lo, ss[0]);
+        ss[1] = _mm512_fmadd_pd(hi, hi, ss[1]);
+        __mmask16 zero = _mm512_mask_cmp_ps_mask(lanes, _mm512_abs_ps(_mm512_mul_ps(wi, inv_d)), half, _CMP_LE_OQ);
+        zc += __builtin_popcount((unsigned)zero);
+    }
+    mom->sum_abs = _mm512_reduce_add_pd(_mm512_add_pd(sa[0], sa[1]));
+    mom->sum_sq = _mm512_reduce_add_pd(_mm512_add_pd(ss[0], ss[1]));
+    mom->count = (int64_t)n;
+    mom->zeros = zc;
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
+#endif
+
+// the version the pass uses
+static inline float dggr_rate_gradient(float* DGGR_RESTRICT r, const float* DGGR_RESTRICT w, size_t n, float eps, float nu1,
+                                       int guard, float scale, int apply, const float* next_w, size_t next_n) {
+#ifdef FASTPOW_AVX512
+    return dggr_rate_gradient_avx512(r, w, n, eps, nu1, guard, scale, apply, next_w, next_n);
+#else
+    (void)next_w;
+    (void)next_n;
+    return dggr_rate_gradient_ref(r, w, n, eps, nu1, guard, scale, apply);
+#endif
+}
+
+static inline float dggr_shrink(float* DGGR_RESTRICT w, size_t n, float eps, float nu1, int guard, float scale, int apply,
+                                int proximal, float inv_delta, GGMoments* DGGR_RESTRICT mom) {
+#ifdef FASTPOW_AVX512
+    return dggr_shrink_avx512(w, n, eps, nu1, guard, scale, apply, proximal, inv_delta, mom);
+#else
+    return dggr_shrink_ref(w, n, eps, nu1, guard, scale, apply, proximal, inv_delta, mom);
+#endif
+}
+
 // one chunk; the flags are compile-time constants at each call site so that every
 // combination compiles to its own vectorized loops. Coupled, the rate gradient is computed
 // in a loop of its own into r[] (the chunk stays in L1/L2): one loop doing both the power
-// and AdamW ran about 1.2 times slower (measured with dev/bench/bench_dggr.c).
+// and AdamW ran about 1.2 times slower (measured with dev/bench/bench_dggr.c, with the
+// earlier gcc-vectorized power). Decoupled, the shrink after AdamW also adds up the new
+// weights' moments. The AdamW loop is the same C code in every build, so lambda = 0 is
+// adamw_update bit for bit.
 static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRICT w, const float* DGGR_RESTRICT grad,
                                                              float* DGGR_RESTRICT m, float* DGGR_RESTRICT v, size_t n,
                                                              const DGGRAdamWStep* DGGR_RESTRICT a, float decay,
                                                              int with_rate, int apply_rate, int decoupled /* 0, 1, 2: proximal */, int guard,
                                                              float nu, float eps, float scale, float inv_delta,
-                                                             DGGRChunkSums* out) {
+                                                             const float* next_w, size_t next_n, DGGRChunkSums* out) {
     float r[DGGR_CHUNK]; // coupled: the rate gradient of each weight
     double sa = 0.0, ss = 0.0;
     float rs = 0.0f;     // the rate's sum, for the log: float lanes within a chunk are plenty
     int64_t zc = 0;
     const float nu1 = nu - 1.0f;
     const DGGRAdamWStep as = *a; // a local copy: the loop's stores cannot alias it
-    if (with_rate && !decoupled) {
-#pragma omp simd reduction(+ : rs)
-        for (size_t i = 0; i < n; i++) {
-            float wi = w[i];
-            float t = fabsf(wi) + eps;
-            float p = dggr_pow_nu1(t, nu1, guard);
-            rs += p * t;
-            r[i] = apply_rate ? scale * dggr_sign(wi) * p : 0.0f;
-        }
-    }
+    if (with_rate && !decoupled) rs = dggr_rate_gradient(r, w, n, eps, nu1, guard, scale, apply_rate, next_w, next_n);
     // AdamW, and the new weights' moments unless a shrink follows
     const int stats_here = !(with_rate && decoupled);
 #pragma omp simd reduction(+ : sa, ss, zc)
@@ -413,25 +576,9 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
             zc += fabsf(wi * inv_delta) <= 0.5f;
         }
     }
-    if (with_rate && decoupled) { // the shrink, then the moments
-#pragma omp simd reduction(+ : rs, sa, ss, zc)
-        for (size_t i = 0; i < n; i++) {
-            float wi = w[i];
-            float t = fabsf(wi) + eps;
-            float p = dggr_pow_nu1(t, nu1, guard);
-            rs += p * t;
-            if (apply_rate && decoupled == 2) { // proximal: stop at zero (masks, as above)
-                float left = fabsf(wi) - scale * p;
-                wi = copysignf(left * (float)(left > 0.0f), wi);
-            } else if (apply_rate) {
-                wi -= scale * dggr_sign(wi) * p;
-            }
-            w[i] = wi;
-            double aw = fabs((double)wi);
-            sa += aw;
-            ss += aw * aw;
-            zc += fabsf(wi * inv_delta) <= 0.5f;
-        }
+    if (with_rate && decoupled) { // the shrink, with the moments of the new weights
+        out->rate_sum = dggr_shrink(w, n, eps, nu1, guard, scale, apply_rate, decoupled == 2, inv_delta, &out->mom);
+        return;
     }
     out->mom.sum_abs = sa;
     out->mom.sum_sq = ss;
@@ -451,8 +598,23 @@ static inline __attribute__((always_inline)) void dggr_chunk(float* DGGR_RESTRIC
  d->nu, alpha, zero_frac, bits_per_param describe the new weights, and each segment's nu
  is the shape the next step uses.
 */
+static inline void dggr_step_chunks(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
+                                    float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate,
+                                    int chunk_begin, int chunk_end);
+
 static inline void dggr_step(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
                              float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate) {
+    dggr_step_chunks(d, params, grads, m, v, lr, beta1, beta2, eps, weight_decay, grad_scale, t, with_rate, 0, d->num_chunks);
+    dggr_reduce_chunks(d, dggr_rate_active(d, t) || with_rate);
+}
+
+// The pass over chunks [chunk_begin, chunk_end) only, filling their slots of d->sums;
+// the caller then reduces them (dggr_reduce_chunks). Data-parallel training (dist.h, -z 1)
+// gives each rank its own range and gathers every rank's slots before the reduction, so
+// that all ranks solve the same nu from the same sums.
+static inline void dggr_step_chunks(DGGR* d, float* params, const float* grads, float* m, float* v, float lr, float beta1,
+                                    float beta2, float eps, float weight_decay, float grad_scale, int t, int with_rate,
+                                    int chunk_begin, int chunk_end) {
     DGGRAdamWStep a = dggr_adamw_constants(lr, beta1, beta2, eps, grad_scale, t);
     const int active = dggr_rate_active(d, t);
     const int decoupled = d->cfg.variant != DGGR_COUPLED;
@@ -463,7 +625,7 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
     const double N = (double)(d->num_constrained ? d->num_constrained : 1);
     d->rate_active = active;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < d->num_chunks; c++) {
+    for (int c = chunk_begin; c < chunk_end; c++) {
         const DGGRChunk* ch = &d->chunk[c];
         const DGGRSegment* g = &d->seg[ch->segment];
         size_t o = ch->offset;
@@ -477,9 +639,12 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         float *W = params + o, *M = m + o, *V = v + o;
         const float* G = grads + o;
         size_t n = ch->numel;
+        // the next chunk's weights: with schedule(static) the same thread takes it next
+        const float* next_w = c + 1 < chunk_end ? params + d->chunk[c + 1].offset : NULL;
+        size_t next_n = c + 1 < chunk_end ? d->chunk[c + 1].numel : 0;
         // the flag combinations, each its own compiled loop (flags: with_rate, apply, decoupled, guard)
 #define DGGR_CHUNK_CALL(with_r, apply_r, decoup, guard_r) \
-    dggr_chunk(W, G, M, V, n, &a, dec, with_r, apply_r, decoup, guard_r, nu, rate_eps, scale, inv_delta, out)
+    dggr_chunk(W, G, M, V, n, &a, dec, with_r, apply_r, decoup, guard_r, nu, rate_eps, scale, inv_delta, next_w, next_n, out)
         if (!rate_here) DGGR_CHUNK_CALL(0, 0, 0, 0);
         else if (guard) {
             if (!decoupled && apply) DGGR_CHUNK_CALL(1, 1, 0, 1);
@@ -496,7 +661,6 @@ static inline void dggr_step(DGGR* d, float* params, const float* grads, float* 
         }
 #undef DGGR_CHUNK_CALL
     }
-    dggr_reduce_chunks(d, active || with_rate);
 }
 
 // ----------------------------------------------------------------------------

@@ -17,8 +17,7 @@
  (55 halvings of [GG_NU_MIN, GG_NU_MAX]). A ratio outside rho([GG_NU_MIN, GG_NU_MAX])
  gives the nearer end of the range, as the authors' table over [0.10, 2.99] does.
 
- gg_fast_pow() is the vectorizable power used inside the update pass (glibc's powf does
- not vectorize without -ffast-math); its relative error is below 5e-6 (test_gg.c).
+ The power inside the update pass, (|w| + eps)^(nu - 1) per weight, is llmc/fastpow.h's.
 */
 #ifndef LLMC_GG_H
 #define LLMC_GG_H
@@ -129,53 +128,5 @@ static inline double gg_bits_per_param(double nu, double alpha, double mean_pow,
     double bits = mean_pow / M_LN2 + (M_LN2 + log(alpha) + lgamma(1.0 + 1.0 / nu) - log(delta)) / M_LN2;
     return bits > 0.0 ? bits : 0.0;
 }
-
-// ----------------------------------------------------------------------------
-// a vectorizable x^y for x > 0 (finite, normal or not), |y| <= 4:
-// exp2(y * log2(x)) with log2 from the atanh series and exp2 from a degree-6 polynomial.
-// Branch-free so that loops calling it vectorize; relative error < 5e-6 for x^y up to 2^60 (test_gg.c).
-
-static inline float gg_fast_log2(float x) {
-    // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); log2 x = e + ln(m)/ln 2
-    uint32_t bits;
-    memcpy(&bits, &x, 4);
-    int32_t e = (int32_t)((bits >> 23) & 0xff) - 127;
-    uint32_t mbits = (bits & 0x007fffffu) | 0x3f800000u; // m in [1, 2)
-    float m;
-    memcpy(&m, &mbits, 4);
-    int big = m > 1.41421356f;
-    m = big ? 0.5f * m : m;
-    e += big;
-    // ln m = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.1716
-    float s = (m - 1.0f) / (m + 1.0f);
-    float s2 = s * s;
-    float p = 1.0f / 7.0f; // next term 2 s^9/9 < 3e-8
-
-    p = p * s2 + 1.0f / 5.0f;
-    p = p * s2 + 1.0f / 3.0f;
-    p = p * s2 + 1.0f;
-    return (float)e + (2.0f * 1.44269504089f) * s * p;
-}
-
-static inline float gg_fast_exp2(float y) {
-    y = y < -126.0f ? -126.0f : (y > 127.0f ? 127.0f : y);
-    float n = rintf(y);
-    float f = (y - n) * 0.69314718056f; // e^f, |f| <= ln2/2
-    float p = 1.0f / 720.0f; // next term f^7/7! < 1.3e-7
-
-    p = p * f + 1.0f / 120.0f;
-    p = p * f + 1.0f / 24.0f;
-    p = p * f + 1.0f / 6.0f;
-    p = p * f + 0.5f;
-    p = p * f + 1.0f;
-    p = p * f + 1.0f;
-    int32_t ni = (int32_t)n;
-    uint32_t scale_bits = (uint32_t)(ni + 127) << 23; // 2^n, n in [-126, 127]
-    float scale;
-    memcpy(&scale, &scale_bits, 4);
-    return p * scale;
-}
-
-static inline float gg_fast_pow(float x, float y) { return gg_fast_exp2(y * gg_fast_log2(x)); }
 
 #endif // LLMC_GG_H

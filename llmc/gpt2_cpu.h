@@ -22,11 +22,13 @@
 #ifndef LLMC_GPT2_CPU_H
 #define LLMC_GPT2_CPU_H
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "adamw.h"
 #include "bsz.h"
 #include "cpu_fast.h"
@@ -210,6 +212,30 @@ static inline int gpt2_load_checkpoint(GPT2* model, const char* path) {
     if (rc != BS_OK) return rc;
     gpt2_init_with_params(model, &config, params);
     return BS_OK;
+}
+
+// the model of a trainer's -e: a checkpoint file (llm.c's format or a .bsz, loaded as
+// above) when `init` names a readable file, otherwise a spec like d6 initialised from
+// `seed`. Sets *loaded to 1 for a file, 0 for a new model. The error names the flag.
+static inline int gpt2_build_from_init(GPT2* model, const char* init, uint64_t seed, int* loaded) {
+    struct stat st;
+    if (stat(init, &st) == 0) {
+        *loaded = 1;
+        return gpt2_load_checkpoint(model, init);
+    }
+    int stat_errno = errno;
+    GPT2Config c;
+    *loaded = 0;
+    if (gpt2_config_from_spec(init, &c) != BS_OK) {
+        if (init[0] == 'd' && stat_errno == ENOENT) { // the spec's own message (its buffer is bs_error's)
+            char why[BS_ERROR_MAX];
+            snprintf(why, sizeof(why), "%s", bs_error());
+            return bs_error_set(BS_EINVAL, "flag -e: %s", why);
+        }
+        return bs_error_set(BS_EINVAL, "flag -e: %s: not a readable checkpoint (%s), nor a model spec like d6", init,
+                            strerror(stat_errno));
+    }
+    return gpt2_init_random(model, &c, seed);
 }
 
 static inline int gpt2_save_checkpoint(const GPT2* model, const char* path) {

@@ -51,6 +51,7 @@ typedef struct {
     long long seed;            // -seed
     int random_batches;        // -rb 1: random training batches, 0: sequential
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
+    int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
     int classifier;            // -cls 1: fine-tune a sequence classifier on labeled token files (train_gpt2 only)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
@@ -117,10 +118,10 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-o", ARG_STRING, &a->output_dir, 0, 0, "output directory: log.csv, model_*.bin, state_*.bin (none: write nothing)");
     ARG("-e", ARG_STRING, &a->init, 0, 0, "start from an llm.c fp32 checkpoint, or from scratch: d<L>[w<C>][h<NH>][t<maxT>], e.g. d6 (6 layers, 384 wide, 6 heads), d12 (GPT-2 124M)");
     ARG("-y", ARG_INT, &a->resume, 0, 1, "1: resume from the latest state_*.bin in -o");
-    ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B");
+    ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B (rows per rank under mpirun: the global batch is B x ranks)");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T) batches (0: B*T)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches (0: B*T*ranks)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
@@ -138,6 +139,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
+    ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
     ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
@@ -168,6 +170,31 @@ static inline void train_args_usage(FILE* f, const char* prog) {
         fprintf(f, "  %-6s %s (default %s)\n", t[i].flag, t[i].help, def);
     }
     fprintf(f, "  -h     this help\n");
+}
+
+// every flag's value as lines "-flag value" (the table's order), so that the ranks of a
+// data-parallel run can check that they were all started alike (dist.h)
+static inline void train_args_describe(const TrainArgs* a, char* out, size_t n) {
+    TrainArgs copy = *a;
+    TrainArgSpec t[TRAIN_ARGS_MAX_SPECS];
+    int rows = train_args_table(&copy, t);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < rows && len < n; i++) {
+        int w;
+        switch (t[i].type) {
+            case ARG_STRING: {
+                const char* v = *(const char**)t[i].field;
+                w = snprintf(out + len, n - len, "%s %s\n", t[i].flag, v ? v : "none");
+                break;
+            }
+            case ARG_INT: w = snprintf(out + len, n - len, "%s %d\n", t[i].flag, *(int*)t[i].field); break;
+            case ARG_INT64: w = snprintf(out + len, n - len, "%s %lld\n", t[i].flag, *(long long*)t[i].field); break;
+            default: w = snprintf(out + len, n - len, "%s %.9g\n", t[i].flag, (double)*(float*)t[i].field); break;
+        }
+        if (w < 0) break;
+        len += (size_t)w;
+    }
 }
 
 // 1 when -h was asked for, BS_OK when parsed, BS_EINVAL with a message naming the flag

@@ -37,7 +37,8 @@ typedef struct {
     int step;               // steps completed
     DataLoaderState loader; // of the training loader
     uint64_t sample_rng;    // the sampling RNG's state
-    int batch_size, seq_len;
+    int batch_size, seq_len; // -b (per rank) and -t
+    int world_size;          // ranks of a data-parallel run (dist.h); 0 is read as 1
 } TrainProgress;
 
 // writes model_<step>.bin, model_<step>.bsz (when bsz != NULL) and state_<step>.bin into
@@ -56,6 +57,7 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
     int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
     int64_t step = pr->step;
     int32_t run[2] = {pr->batch_size, pr->seq_len};
+    int32_t world = pr->world_size > 0 ? pr->world_size : 1;
     size_t bytes = gpt2_num_params(c) * sizeof(float);
     uint8_t* dggr_bytes = NULL;
     size_t dggr_size = 0;
@@ -76,6 +78,7 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
             (rc = train_state_write_section(&w, "loader", &pr->loader, sizeof(pr->loader))) != BS_OK ||
             (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
             (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK) ||
+            (rc = train_state_write_section(&w, "world", &world, sizeof(world))) != BS_OK ||
             (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
             train_state_writer_abort(&w);
         else
@@ -176,6 +179,17 @@ static inline int train_checkpoint_load(const char* path, TrainCheckpoint* ck) {
     pr->step = (int)step;
     pr->batch_size = run[0];
     pr->seq_len = run[1];
+    // the number of ranks that wrote it (a state without the section: one process)
+    int32_t world = 1;
+    if (train_state_find(&ck->ts, "world") != NULL && (rc = train_state_get(&ck->ts, "world", &world, sizeof(world))) != BS_OK) {
+        train_checkpoint_free(ck);
+        return rc;
+    }
+    if (world < 1) {
+        train_checkpoint_free(ck);
+        return bs_error_set(BS_EFORMAT, "%s: world size %d out of range", path, (int)world);
+    }
+    pr->world_size = world;
     const TrainStateSection* s = train_state_find(&ck->ts, "dggr");
     if (s != NULL) {
         ck->dggr_section = s->data;

@@ -68,11 +68,14 @@ static inline void bs_error_clear(void) { bs_error_message[0] = '\0'; }
 // ----------------------------------------------------------------------------
 // program-side helpers: print and exit (for main() only)
 
+// put before "error:" (dist.h sets "rank N: " in a multi-process run)
+static char bs_die_prefix[32];
+
 static inline void die_at(const char* file, int line, const char* fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
 static inline void die_at(const char* file, int line, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "error: ");
+    fprintf(stderr, "%serror: ", bs_die_prefix);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, " [%s:%d]\n", file, line);

@@ -46,31 +46,35 @@ int main(int argc, char** argv) {
         g[i] = 1e-3f * u * u - 1e-4f;
     }
     const float lr = 3e-4f, b1 = 0.9f, b2 = 0.95f, aeps = 1e-8f, wd = 0.1f;
-    const char* names[] = {"AdamW (plain loop)", "dggr lambda=0", "dggr lambda=0 +rate log",
+    // "+rate log": lambda = 0 with R computed for the log, in the variant's loop structure
+    // (the trainer's -l 0 runs the default variant, decoupled)
+    const char* names[] = {"AdamW (plain loop)", "dggr lambda=0",
+                           "dggr lambda=0 +rate log (coupled)", "dggr lambda=0 +rate log (decoupled)",
                            "dggr coupled global", "dggr coupled tensor", "dggr decoupled global"};
+    const int num_modes = (int)(sizeof(names) / sizeof(names[0]));
     printf("params %zu (L=%d C=%d), threads %d, %d reps\n", n, c.num_layers, c.channels, omp_get_max_threads(), reps);
-    printf("%-26s %10s %10s %10s %9s\n", "mode", "median_ms", "min_ms", "max_ms", "vs_AdamW");
+    printf("%-36s %10s %10s %10s %9s\n", "mode", "median_ms", "min_ms", "max_ms", "vs_AdamW");
     double base = 0.0;
     double* ms = malloc_or_die((size_t)reps * sizeof(double));
-    for (int mode = 0; mode < 6; mode++) {
+    for (int mode = 0; mode < num_modes; mode++) {
         DGGRConfig cfg = dggr_config_default();
-        cfg.lambda = mode >= 3 ? 1000.0f : 0.0f;
-        cfg.shape_mode = mode == 4 ? DGGR_SHAPE_TENSOR : DGGR_SHAPE_GLOBAL;
-        cfg.variant = mode == 5 ? DGGR_DECOUPLED : DGGR_COUPLED;
+        cfg.lambda = mode >= 4 ? 1000.0f : 0.0f;
+        cfg.shape_mode = mode == 5 ? DGGR_SHAPE_TENSOR : DGGR_SHAPE_GLOBAL;
+        cfg.variant = mode == 3 || mode == 6 ? DGGR_DECOUPLED : DGGR_COUPLED;
         DGGR d;
         if (dggr_init_gpt2(&d, &cfg, &c) != BS_OK) { fprintf(stderr, "%s\n", bs_error()); return 1; }
         dggr_measure(&d, w);
         for (int r = -1; r < reps; r++) { // one warm-up
             double t0 = omp_get_wtime();
             if (mode == 0) plain_adamw_pass(w, g, m, v, n, lr, b1, b2, aeps, wd, r + 2);
-            else dggr_step(&d, w, g, m, v, lr, b1, b2, aeps, wd, 1.0f, r + 2, mode == 2);
+            else dggr_step(&d, w, g, m, v, lr, b1, b2, aeps, wd, 1.0f, r + 2, mode == 2 || mode == 3);
             double dt = (omp_get_wtime() - t0) * 1e3;
             if (r >= 0) ms[r] = dt;
         }
         qsort(ms, (size_t)reps, sizeof(double), cmp_double);
         double med = ms[reps / 2];
         if (mode == 0) base = med;
-        printf("%-26s %10.2f %10.2f %10.2f %8.1f%%\n", names[mode], med, ms[0], ms[reps - 1], 100.0 * (med / base - 1.0));
+        printf("%-36s %10.2f %10.2f %10.2f %8.1f%%\n", names[mode], med, ms[0], ms[reps - 1], 100.0 * (med / base - 1.0));
         dggr_free(&d);
     }
     free(ms); free(w); free(g); free(m); free(v);

@@ -1,7 +1,7 @@
 /*
  Tests of llmc/gg.h: rho's check values, the shape solve over [0.1, 3], nu recovered
  from 1e6 synthetic GG samples, alpha, the rate gradient, the bits/param estimate
- against the empirical entropy of quantized samples, and gg_fast_pow's accuracy.
+ against the empirical entropy of quantized samples (the fast power: test_fastpow.c).
  Runs in about a second.
 */
 #include <math.h>
@@ -146,28 +146,10 @@ static void test_alpha_rate_bits(void) {
     CHECK(gg_bits_per_param(1.0, 1e-6, 1.0, 1e-3) == 0.0, "bits clamp at 0 when alpha << Delta");
 }
 
-static void test_fast_pow(void) {
-    double worst = 0.0;
-    const float ys[] = {-0.9f, -0.5f, -0.25f, 0.0f, 0.3f, 0.5f, 1.0f, 1.7f, 2.0f, 3.0f};
-    for (int k = 0; k < 10; k++) {
-        for (float x = 1e-6f; x < 20.0f; x *= 1.013f) {
-            double ref = pow((double)x, (double)ys[k]);
-            double got = gg_fast_pow(x, ys[k]);
-            double rel = fabs(got - ref) / ref;
-            if (rel > worst) worst = rel;
-        }
-    }
-    printf("gg_fast_pow: worst relative error %.2e (x in [1e-6, 20], y in [-0.9, 3])\n", worst);
-    CHECK(worst < 5e-6, "fast pow relative error %g", worst);
-    // denormal and huge inputs stay finite (the caller clamps x to FLT_MIN)
-    CHECK(isfinite(gg_fast_pow(FLT_MIN, -0.9f)) && gg_fast_pow(FLT_MIN, -0.9f) > 1e30f, "FLT_MIN^-0.9");
-}
-
 int main(void) {
     test_rho();
     test_shape_from_samples();
     test_alpha_rate_bits();
-    test_fast_pow();
     if (failures) { printf("test_gg: %d FAILED\n", failures); return 1; }
     printf("test_gg: all passed\n");
     return 0;

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     DGGR d;
     CHECK(dggr_init_gpt2(&d, &dc, &c) == BS_OK, "dggr init: %s", bs_error());
     dggr_measure(&d, params);
-    TrainProgress pr = {42, {1234, 56, 0xABCDEF0123456789ull}, 0x1122334455667788ull, 4, 32};
+    TrainProgress pr = {42, {1234, 56, 0xABCDEF0123456789ull}, 0x1122334455667788ull, 4, 32, 3};
 
     // round trip
     CHECK(train_checkpoint_latest(dir) == -1, "no state in an empty directory");
@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
     CHECK(ck.progress.step == 42 && ck.progress.batch_size == 4 && ck.progress.seq_len == 32 &&
           ck.progress.sample_rng == pr.sample_rng && memcmp(&ck.progress.loader, &pr.loader, sizeof(pr.loader)) == 0,
           "step, run, rng, loader");
+    CHECK(ck.progress.world_size == 3, "world size (ranks) %d, expected 3", ck.progress.world_size);
     CHECK(ck.dggr_section != NULL && ck.dggr_size == dggr_state_size(&d), "dggr section present");
     DGGR d2;
     dggr_init_gpt2(&d2, &dc, &c);
