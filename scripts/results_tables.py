@@ -338,11 +338,16 @@ if spam:
 if have("discussion.md"):
     w(open(path("discussion.md")).read().rstrip() + "\n")
 w("## Regenerating\n")
+w("What produced the numbers above (each script skips what is already done; a copy of the "
+  "trainer, `TRAINER=...`, keeps a long sweep on one build):\n")
 w("```\nmake train_gpt2 eval_gpt2 bsz data\n"
-  "TRAINER=./train_gpt2 scripts/run_sweep.sh out/sweep        # the language-model runs (resumable)\n"
-  "scripts/prune_sweep.sh out/sweep                           # doc/results/prune_<run>.csv\n"
-  "scripts/quant_sweep.sh out/sweep                           # doc/results/quant_<run>.csv\n"
-  "scripts/spam.sh out/spam out/sweep/lambda0/model_00000300.bin   # the spam rows\n"
+  "scripts/run_sweep.sh out/sweep lambda0 lambda1000 lambda3000 lambda10000 coupled_l3000 fixed1_l3000 tensor_l3000\n"
+  "RUNSET=small MODEL=d2w64h4t128 STEPS=150 scripts/run_sweep.sh out/small s_lambda0 s_lambda30 s_lambda100 \\\n"
+  "    s_lambda300 s_lambda600 s_lambda1000 s_coupled_l300 s_tensor_l300 s_fixed0.5_l300 s_fixed1_l300 s_fixed2_l300\n"
+  "scripts/prune_sweep.sh out/sweep lambda0 lambda3000 lambda10000 coupled_l3000     # prune_<run>.csv\n"
+  "DELTAS=\"0.001 0.002 0.005 0.01 0.02 0.05\" scripts/quant_sweep.sh out/sweep lambda0   # quant_<run>.csv\n"
+  "scripts/quant_sweep.sh out/sweep lambda3000 lambda10000 coupled_l3000\n"
+  "scripts/spam.sh out/spam out/sweep/lambda0/model_00000300.bin normal l3000 c3000 backslash\n"
   "scripts/make_results.sh                                    # this file and the plots\n```\n")
 w("`scripts/make_results.sh` alone rebuilds this file and the plots from the committed files in "
   "`doc/results/` without retraining.")
