@@ -328,12 +328,9 @@ int main(int argc, char** argv) {
     if (dist_check_agree(&dist, check, resumed ? "the resumed state" : "the initial weights") != BS_OK) dist_fail(&dist, bs_error());
     dist_shard_chunks(&dist, &opt.dggr, args.zero_stage); // -z 1: this rank's part of the optimizer step
     int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
-    // -d: tokens per step, by gradient accumulation over `accum` batches (as train_gpt2cu)
-    long long rank_batch = (long long)B * T * dist.world; // tokens of one batch over all ranks
-    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : rank_batch;
-    if (tokens_per_step % rank_batch != 0)
-        die("flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens_per_step, rank_batch);
-    int accum = (int)(tokens_per_step / rank_batch);
+    long long tokens_per_step = 0; // -d: tokens per step, by gradient accumulation over `accum` batches per rank
+    int accum = 1;
+    if (train_args_accumulation(&args, dist.world, &tokens_per_step, &accum) != BS_OK) die("%s", bs_error());
     if (T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, cfg->max_seq_len);
     printf("model: %d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters (%.1f M)\n",
            cfg->num_layers, cfg->channels, cfg->num_heads, cfg->vocab_size, cfg->padded_vocab_size, cfg->max_seq_len,

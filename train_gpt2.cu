@@ -122,11 +122,9 @@ int main(int argc, char** argv) {
     if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
     int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
-    long long rank_batch = (long long)B * T * dist.world; // tokens of one batch over all ranks
-    long long tokens_per_step = args.total_batch_tokens > 0 ? args.total_batch_tokens : rank_batch;
-    if (tokens_per_step % rank_batch != 0)
-        die("flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens_per_step, rank_batch);
-    int accum = (int)(tokens_per_step / rank_batch);
+    long long tokens_per_step = 0; // -d: tokens per step, by gradient accumulation over `accum` batches per rank
+    int accum = 1;
+    if (train_args_accumulation(&args, dist.world, &tokens_per_step, &accum) != BS_OK) die("%s", bs_error());
 
     // the weights (and optimizer state): a saved training state (-y 1), a checkpoint, or new
     GPT2Config config;

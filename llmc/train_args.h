@@ -237,6 +237,20 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
+// -d: the tokens of one optimizer step (default: one batch of -b rows of -t tokens on each
+// of `world` ranks) and the number of batches each rank accumulates for it; -d must be a
+// multiple of B x T x world (the error names the flag). Both trainers use this.
+static inline int train_args_accumulation(const TrainArgs* a, int world, long long* tokens_per_step, int* accum) {
+    long long rank_batch = (long long)a->batch_size * a->seq_len * world; // one batch over all ranks
+    long long tokens = a->total_batch_tokens > 0 ? a->total_batch_tokens : rank_batch;
+    if (tokens % rank_batch != 0)
+        return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens,
+                            rank_batch);
+    *tokens_per_step = tokens;
+    *accum = (int)(tokens / rank_batch);
+    return BS_OK;
+}
+
 // BackSlash's settings from the flags (-l, -le, -lv, -ls, -lc, -lk, -ld), for both trainers
 static inline int train_args_dggr_config(const TrainArgs* a, DGGRConfig* c) {
     *c = dggr_config_default();
