@@ -207,10 +207,7 @@ int main(int argc, char** argv) {
     DataLoader train, val;
     train_report_open_data(&train, &val, &args, config.vocab_size, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
-    check[0] = '\0'; // the same token files on every rank
-    dist_text_add_crc(check, "training tokens", train.tokens, train.num_tokens * sizeof(uint16_t));
-    dist_text_add_crc(check, "validation tokens", val.tokens, val.num_tokens * sizeof(uint16_t));
-    if (dist_check_agree(&dist, check, "data files") != BS_OK) dist_fail(&dist, bs_error());
+    dist_check_token_files(&dist, &train, &val); // the same token files on every rank
     Tokenizer* tok = train_report_tokenizer(&args);
     Logger lg;
     train_report_open_log(&lg, dist.rank == 0 ? args.output_dir : NULL, resumed ? pr.step : -1);

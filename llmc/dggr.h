@@ -92,7 +92,7 @@ typedef struct {
 
 // defaults (doc/backslash.md says how they were chosen)
 #define DGGR_DEFAULT_EPS 1.0f
-#define DGGR_DEFAULT_VARIANT DGGR_DECOUPLED
+#define DGGR_DEFAULT_VARIANT DGGR_COUPLED
 
 static inline DGGRConfig dggr_config_default(void) {
     DGGRConfig c;

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "crc32.h"
+#include "dataloader.h"
 #include "dggr.h"
 #include "utils.h"
 #ifdef USE_MPI
@@ -254,6 +255,16 @@ static inline int dist_check_agree(const Dist* d, const char* mine, const char* 
 static inline void dist_text_add_crc(char* text, const char* name, const void* data, size_t n) {
     size_t len = strlen(text);
     snprintf(text + len, DIST_TEXT_MAX - len, "%s crc32 %08x, %zu bytes\n", name, crc32_of(data, n), n);
+}
+
+// the training and validation token files must be the same on every rank (their CRCs);
+// a rank that read another file is named by rank 0 and the job fails
+static inline void dist_check_token_files(const Dist* d, const DataLoader* train, const DataLoader* val) {
+    char check[DIST_TEXT_MAX];
+    check[0] = '\0';
+    dist_text_add_crc(check, "training tokens", train->tokens, train->num_tokens * sizeof(uint16_t));
+    dist_text_add_crc(check, "validation tokens", val->tokens, val->num_tokens * sizeof(uint16_t));
+    if (dist_check_agree(d, check, "data files") != BS_OK) dist_fail(d, bs_error());
 }
 
 // ----------------------------------------------------------------------------
