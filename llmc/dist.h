@@ -308,6 +308,13 @@ static inline void dist_chunk_span(const DGGR* g, int begin, int end, size_t* of
     *count = g->chunk[end - 1].offset + g->chunk[end - 1].numel - *offset;
 }
 
+// the float range of rank r's chunks (its part of the parameters under -z 1)
+static inline void dist_rank_span(const Dist* d, const DGGR* g, int r, size_t* offset, size_t* count) {
+    int b, e;
+    dist_rank_chunks(d, g, r, &b, &e);
+    dist_chunk_span(g, b, e, offset, count);
+}
+
 #ifdef USE_MPI
 // counts and displacements of every rank's part, in `unit`s of each chunk (floats, or bytes
 // of DGGRChunkSums); root < 0: all-gather, else gather to root

@@ -141,10 +141,8 @@ static inline void dist_nccl_allgather_spans(DistNccl* dn, const DGGR* g, void* 
     const Dist* d = dn->dist;
     dist_nccl_wait(dn, ncclGroupStart(), "ncclGroupStart");
     for (int r = 0; r < d->world; r++) {
-        int b, e;
         size_t off, cnt;
-        dist_rank_chunks(d, g, r, &b, &e);
-        dist_chunk_span(g, b, e, &off, &cnt);
+        dist_rank_span(d, g, r, &off, &cnt);
         if (cnt == 0) continue;
         char* p = (char*)x + off * size;
         dist_nccl_wait(dn, ncclBroadcast(p, p, cnt, type, r, dn->comm, stream), "ncclBroadcast (all-gather of a span)");
@@ -174,10 +172,8 @@ static inline float dist_nccl_update(DistNccl* dn, GPT2Cuda* model, float lr, fl
     // -z 1: each span averaged onto its owner (the reduce-scatter)
     dist_nccl_wait(dn, ncclGroupStart(), "ncclGroupStart");
     for (int r = 0; r < d->world; r++) {
-        int b, e;
         size_t off, cnt;
-        dist_rank_chunks(d, g, r, &b, &e);
-        dist_chunk_span(g, b, e, &off, &cnt);
+        dist_rank_span(d, g, r, &off, &cnt);
         if (cnt == 0) continue;
         float* p = model->grads + off;
         dist_nccl_wait(dn, ncclReduce(p, p, cnt, ncclFloat, ncclAvg, r, dn->comm, ctx->stream), "ncclReduce (gradient span)");
@@ -196,11 +192,7 @@ static inline float dist_nccl_update(DistNccl* dn, GPT2Cuda* model, float lr, fl
     cudaCheck(cudaStreamSynchronize(ctx->stream));
     float norm = sqrtf(sq);
     float grad_scale = grad_clip_scale((double)norm, grad_clip);
-#ifdef ENABLE_FP32
-    floatX* copy = NULL;
-#else
-    floatX* copy = model->params;
-#endif
+    floatX* copy = gpt2cuda_weight_copy(model);
     // this rank's chunks; then every rank's chunk sums (MPI, exact copies) and one reduction
     adamw_dggr_step_chunks(ctx, &model->opt, g, model->master, copy, model->grads, model->m, model->v, lr, beta1, beta2,
                            eps, weight_decay, grad_scale, t, with_rate, d->shard_begin, d->shard_end);

@@ -356,6 +356,17 @@ static inline float gpt2cuda_grad_norm(GPT2Cuda* model) {
     return sqrtf(sq);
 }
 
+// the low-precision copy of the weights the optimizer writes beside the fp32 master
+// weights (bf16 build), or NULL where the layers read the master weights (fp32 build)
+static inline floatX* gpt2cuda_weight_copy(GPT2Cuda* model) {
+#ifdef ENABLE_FP32
+    (void)model;
+    return NULL;
+#else
+    return model->params;
+#endif
+}
+
 // One optimizer step t (1-based) on the accumulated gradients: the gradient norm, the
 // clipping factor for grad_clip (0: none; as adamw.h's grad_clip_scale), then the fused
 // AdamW+DGGR update (adamw_dggr.cuh) with dggr_step's arguments. Afterwards model->dggr
@@ -365,11 +376,7 @@ static inline float gpt2cuda_update(GPT2Cuda* model, float lr, float beta1, floa
                                     float grad_clip, int t, int with_rate) {
     float norm = gpt2cuda_grad_norm(model);
     float grad_scale = grad_clip_scale((double)norm, grad_clip);
-#ifdef ENABLE_FP32
-    floatX* copy = NULL;
-#else
-    floatX* copy = model->params;
-#endif
+    floatX* copy = gpt2cuda_weight_copy(model);
     adamw_dggr_step(model->ctx, &model->opt, &model->dggr, model->master, copy, model->grads, model->m, model->v, lr,
                     beta1, beta2, eps, weight_decay, grad_scale, t, with_rate);
     return norm;
