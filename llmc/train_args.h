@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dggr.h"
+#include "gpt2_params.h"
 #include "quantize.h"
 #include "utils.h"
 
@@ -53,6 +54,7 @@ typedef struct {
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
     int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
     int classifier;            // -cls 1: fine-tune a sequence classifier on labeled token files (train_gpt2 only)
+    float max_weight;          // -wmax: refuse loaded weights (-e, -y 1) that are not finite or above this in |w| (0: accept any)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
@@ -88,6 +90,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->log_every = 1;
     a->seed = 1337;
     a->random_batches = 1;
+    a->max_weight = (float)GPT2_DEFAULT_MAX_ABS_WEIGHT;
     a->lambda = 0.0f;
     a->rate_eps = DGGR_DEFAULT_EPS;
     a->rate_variant = DGGR_DEFAULT_VARIANT == DGGR_COUPLED ? "coupled" : "decoupled";
@@ -141,6 +144,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
     ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
     ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
+    ARG("-wmax", ARG_FLOAT, &a->max_weight, 0, 1e30, "refuse loaded weights (-e, -y 1) that are not finite or larger than this in |w|, naming the tensor (0: accept any)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
