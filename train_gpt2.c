@@ -293,6 +293,9 @@ int main(int argc, char** argv) {
 
     if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
+    // what the writers of a killed run left behind (atomic writes' *.tmp.<pid>, utils.h)
+    if (dist.rank == 0 && args.output_dir != NULL && atomic_remove_stale_temps(args.output_dir, stdout) < 0)
+        die("%s", bs_error());
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
     GPT2 model;

@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
     if (cuda_device_count() == 0) die("no CUDA device found: train_gpt2cu needs a GPU (train_gpt2 trains on the CPU)");
     if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
+    // what the writers of a killed run left behind (atomic writes' *.tmp.<pid>, utils.h)
+    if (dist.rank == 0 && args.output_dir != NULL && atomic_remove_stale_temps(args.output_dir, stdout) < 0)
+        die("%s", bs_error());
     int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
     long long tokens_per_step = 0; // -d: tokens per step, by gradient accumulation over `accum` batches per rank
     int accum = 1;

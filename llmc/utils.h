@@ -13,7 +13,9 @@
 #ifndef LLMC_UTILS_H
 #define LLMC_UTILS_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,6 +240,45 @@ static inline int atomic_commit(AtomicFile* af) {
         return bs_error_set(BS_EIO, "%s: rename from %s failed (%s)", af->path, af->tmp_path, strerror(e));
     }
     return BS_OK;
+}
+
+// A writer killed between atomic_open and atomic_commit leaves "<path>.tmp.<pid>" behind
+// (nothing else removes it: a 6-layer checkpoint set is 510 MB). This removes, in `dir`,
+// every regular file named "<anything>.tmp.<pid>" whose process no longer exists
+// (kill(pid, 0) fails with ESRCH), printing "removed <file> ..." to `report` (NULL: quiet),
+// and returns how many it removed or a negative status. A live process's temporaries
+// are kept (as are those of a reused pid: left, never wrongly deleted). The pid is this
+// machine's: a directory that writers on several machines share is not for this.
+static inline int atomic_remove_stale_temps(const char* dir, FILE* report) {
+    DIR* d = opendir(dir);
+    if (d == NULL) return bs_error_set(BS_EIO, "%s: cannot open the directory (%s)", dir, strerror(errno));
+    int removed = 0, rc = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        const char* tmp = strstr(e->d_name, ".tmp.");
+        const char* last = tmp;
+        while (last != NULL && (tmp = strstr(last + 1, ".tmp.")) != NULL) last = tmp; // the last ".tmp."
+        if (last == NULL || last == e->d_name) continue;
+        long long pid = 0;
+        const char* digit = last + 5;
+        while (*digit >= '0' && *digit <= '9' && pid <= 0x7fffffff) pid = pid * 10 + (*digit++ - '0');
+        if (*digit != '\0' || digit == last + 5 || pid < 1 || pid > 0x7fffffff) continue; // digits only, to the end
+        if ((pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; // alive (or not ours to know)
+        char path[4096];
+        struct stat st;
+        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)) continue;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (remove(path) != 0) {
+            rc = bs_error_set(BS_EIO, "%s: cannot remove a stale temporary file (%s)", path, strerror(errno));
+            break;
+        }
+        removed++;
+        if (report != NULL)
+            fprintf(report, "removed %s (%.1f MB), a temporary file of process %lld, which no longer exists\n", path,
+                    st.st_size / 1e6, pid);
+    }
+    closedir(d);
+    return rc != 0 ? rc : removed;
 }
 
 // ----------------------------------------------------------------------------
