@@ -99,11 +99,14 @@ static int append_csv_row(const char* path, const EvalArgs* a, double zero_frac,
     int64_t size = bs_file_size(path);
     FILE* f = fopen(path, "a");
     if (f == NULL) return bs_error_set(BS_EIO, "%s: cannot open for appending (%s)", path, strerror(errno));
-    if (size <= 0) fprintf(f, "tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T\n");
-    fprintf(f, "%s,%s,%.6g,%.6g,%.6f,%.6f,%zu,%d,%d\n", a->tag, a->model, a->prune, a->delta, zero_frac,
-            (double)loss, batches, a->B, a->T);
-    if (fclose(f) != 0) return bs_error_set(BS_EIO, "%s: write failed (%s)", path, strerror(errno));
-    return BS_OK;
+    char row[8192];
+    int len = snprintf(row, sizeof(row), "%s%s,%s,%.6g,%.6g,%.6f,%.6f,%zu,%d,%d\n",
+                       size <= 0 ? "tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T\n" : "", a->tag, a->model,
+                       a->prune, a->delta, zero_frac, (double)loss, batches, a->B, a->T);
+    int rc = len > 0 && len < (int)sizeof(row) ? bs_append_whole(fileno(f), row, (size_t)len, path)
+                                                : bs_error_set(BS_ELIMIT, "%s: the row is too long", path);
+    fclose(f); // nothing is buffered: bs_append_whole wrote the row or cut it off
+    return rc;
 }
 
 int main(int argc, char** argv) {

@@ -134,6 +134,29 @@ static inline const char* bs_file_kind(mode_t mode) {
     return "not a plain file";
 }
 
+// Appends all n bytes of buf to the file open as fd, or none of them: a write that fails
+// part way (a full disk) is cut back to the size the file had, so a log or a CSV never ends
+// in a torn row. The message names `path` and the reason.
+static inline int bs_append_whole(int fd, const void* buf, size_t n, const char* path) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return bs_error_set(BS_EIO, "%s: cannot stat (%s)", path, strerror(errno));
+    const uint8_t* p = (const uint8_t*)buf;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            if (done > 0 && ftruncate(fd, st.st_size) != 0)
+                return bs_error_set(BS_EIO, "%s: write failed (%s), and cutting off the partial row failed (%s)", path,
+                                    strerror(e), strerror(errno));
+            return bs_error_set(BS_EIO, "%s: write failed (%s)", path, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    return BS_OK;
+}
+
 // size of a regular file in bytes, or a negative status
 static inline int64_t bs_file_size(const char* path) {
     struct stat st;
