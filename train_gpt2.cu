@@ -251,7 +251,8 @@ int main(int argc, char** argv) {
             if (dist.rank == 0) {
                 BszOptions bsz = bsz_default_options();
                 bsz.delta = args.rate_delta; // -ld: the coded checkpoint's Delta, as on the CPU
-                if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
+                if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK ||
+                    train_checkpoint_remove_old_states(args.output_dir, step, args.keep_states, stdout) < 0) // -nk
                     die("%s", bs_error());
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
                 // codec: the size report of the final model

@@ -47,6 +47,7 @@ typedef struct {
     int sample_every;          // -s
     int gen_tokens;            // -g
     int checkpoint_every;      // -n
+    int keep_states;           // -nk: keep the newest this many state_*.bin (0: all); models are kept at every checkpoint
     int log_every;             // -pe: print the progress line every this many steps
     // other
     long long seed;            // -seed
@@ -87,6 +88,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->sample_every = 0;
     a->gen_tokens = 64;
     a->checkpoint_every = 0;
+    a->keep_states = 2;
     a->log_every = 1;
     a->seed = 1337;
     a->random_batches = 1;
@@ -138,6 +140,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-s", ARG_INT, &a->sample_every, 0, 1 << 30, "generate a sample every this many steps (0: only at the end)");
     ARG("-g", ARG_INT, &a->gen_tokens, 0, 65536, "tokens per sample (0: no samples)");
     ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write model_*.bin and state_*.bin every this many steps (and at the end)");
+    ARG("-nk", ARG_INT, &a->keep_states, 0, 1 << 30, "keep the newest this many training states state_*.bin, removing older ones (0: keep all); model_*.bin and .bsz are kept at every checkpoint");
     ARG("-pe", ARG_INT, &a->log_every, 1, 1 << 30, "print the progress line every this many steps");
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
