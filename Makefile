@@ -224,6 +224,24 @@ test:
 test-run: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda
 	@dev/test/run_tests.sh
 
+# the unit tests and a short training run (one process, two MPI ranks) under ASan, LSan
+# and UBSan (dev/test/sanitize.sh; OpenMPI's own leaks: dev/test/lsan_suppressions.txt)
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_CFLAGS = $(SAN_FLAGS) -march=native -std=gnu11 -fopenmp -fno-math-errno -Wall -Wno-unused-parameter
+SAN_BINS = $(patsubst dev/test/%.c,build/sanitize/%,$(wildcard dev/test/test_*.c)) build/sanitize/test_dggr_scalar \
+           build/sanitize/train_gpt2
+sanitize: $(SAN_BINS)
+	@dev/test/sanitize.sh
+build/sanitize/test_dggr_scalar: dev/test/test_dggr.c $(LLMC_HEADERS)
+	@mkdir -p build/sanitize
+	$(CC) $(SAN_CFLAGS) -DFASTPOW_NO_AVX512 -o $@ $< $(LDLIBS)
+build/sanitize/train_gpt2: train_gpt2.c $(LLMC_HEADERS)
+	@mkdir -p build/sanitize
+	$(CC) $(SAN_CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+build/sanitize/%: dev/test/%.c $(LLMC_HEADERS)
+	@mkdir -p build/sanitize
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
 # libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
 FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files build/fuzz/fuzz_bsz
 FUZZ_CC ?= clang
@@ -241,4 +259,4 @@ clean:
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all cuda data train train-run test test-run fuzz clean distclean
+.PHONY: all cuda data train train-run test test-run sanitize fuzz clean distclean
