@@ -18,6 +18,7 @@
 #include <string.h>
 #include "dggr.h"
 #include "quantize.h"
+#include "tokenizer.h"
 #include "utils.h"
 
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
     int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
     int classifier;            // -cls 1: fine-tune a sequence classifier on labeled token files (train_gpt2 only)
+    const char* tokenizer_dir; // -tok: encoder.json and vocab.bpe for the samples (NULL: tokenizer_find_dir's default)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
@@ -140,6 +142,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
     ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
+    ARG("-tok", ARG_STRING, &a->tokenizer_dir, 0, 0, "directory with GPT-2's encoder.json and vocab.bpe, to decode the samples (none: $" TOKENIZER_DIR_ENV ", else " TOKENIZER_PACKAGE_DIR " beside the program, else in the current directory)");
     ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
