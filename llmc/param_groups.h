@@ -220,4 +220,17 @@ static inline int param_groups_append_csv(const char* path, const char* tag, con
     return BS_OK;
 }
 
+// the trainer's final report: the groups of the trained weights, counts from its training
+// tokens (a failure, e.g. out of memory, is printed, not fatal: the model is saved already)
+static inline void param_groups_report(const GPT2Config* cfg, const float* params, const uint16_t* tokens, size_t n,
+                                       float delta) {
+    uint64_t* counts = (uint64_t*)malloc((size_t)cfg->vocab_size * sizeof(uint64_t));
+    ParamGroups pg;
+    if (counts == NULL) { printf("parameter groups: out of memory\n"); return; }
+    param_groups_count_tokens(tokens, n, cfg->vocab_size, counts);
+    if (param_groups_compute(cfg, params, counts, delta, &pg) == BS_OK) param_groups_print(stdout, &pg);
+    else printf("parameter groups: %s\n", bs_error());
+    free(counts);
+}
+
 #endif // LLMC_PARAM_GROUPS_H

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Issue 13's study: BackSlash fine-tunes of one pretrained lambda-0 base (scripts/study_base.sh),
+# a lambda-0 continuation of the same length as the control, and post-training baselines on
+# the control, every model evaluated on the whole val file with per-batch losses (paired
+# standard errors: scripts/paired_se.py) and parameter groups (llmc/param_groups.h).
+#
+# Usage: scripts/study.sh JOB...   (JOB: a run name from the table below, quant, prune)
+#   a run: fine-tune from BASE with the run's flags (out/study/<run>), then evaluate its
+#          final model quantized at Delta 1e-3 (what its .bsz holds) and, with its name in
+#          QUANT_RUNS, at the larger Deltas too
+#   quant: the control quantized after training at each of DELTAS
+#   prune: the control magnitude-pruned at each of PRUNE (then quantized at PRUNE_DELTA)
+# Resumable: a run whose final model exists is not retrained, an evaluation whose per-batch
+# file exists is not redone. Two invocations may run side by side on disjoint jobs.
+# Everything small goes to doc/results/study/: <run>.command.txt, <run>.log.csv,
+# <run>.stdout.txt, <tag>.pb.txt (per-batch losses), eval.csv, groups.csv.
+# Environment: BASE (out/study/base/model_00002400.bin), STEPS (200), THREADS (1), NICE (5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE=${BASE:-out/study/base/model_00002400.bin}
+STEPS=${STEPS:-200}; THREADS=${THREADS:-1}; NICE=${NICE:-5}
+R=doc/results/study; OUT=out/study
+DELTAS=${DELTAS:-"0.002 0.005 0.01 0.02 0.03 0.05"}
+PRUNE=${PRUNE:-"0.3 0.5 0.7 0.8 0.9"}; PRUNE_DELTA=${PRUNE_DELTA:-0.001}
+DATA="-i data/v8192/train.bin -j data/v8192/val.bin"
+
+# name | flags (after the common ones: -e BASE, the data, -b 8 -t 128 -x STEPS, lr 5e-4 with
+# 10 warmup steps and cosine to 0.1, weight decay 0.1)
+RUNS=(
+  "control|-l 0"
+  "coupled_l30|-l 30 -lv coupled"
+  "coupled_l300|-l 300 -lv coupled"
+  "coupled_l3000|-l 3000 -lv coupled"
+  "decoupled_l30|-l 30 -lv decoupled"
+  "decoupled_l100|-l 100 -lv decoupled"
+  "decoupled_l300|-l 300 -lv decoupled"
+  "decoupled_l1000|-l 1000 -lv decoupled"
+  "proximal_l100|-l 100 -lv proximal"
+  "proximal_l300|-l 300 -lv proximal"
+  "coupled_l300_eps0.1|-l 300 -lv coupled -le 0.1"
+  "decoupled_l300_eps0.1|-l 300 -lv decoupled -le 0.1"
+  "decoupled_l300_fixed1|-l 300 -lv decoupled -ls fixed:1"
+  "decoupled_l300_fixed2|-l 300 -lv decoupled -ls fixed:2"
+  "decoupled_l300_fixed0.5|-l 300 -lv decoupled -ls fixed:0.5"
+  "control_seed2|-l 0 -seed 2"
+)
+
+make -s train_gpt2 eval_gpt2 bsz vocab
+mkdir -p "$R" "$OUT"
+[ -f "$BASE" ] || { echo "$BASE: no base model (scripts/study_base.sh)" >&2; exit 1; }
+
+# evaluate MODEL as TAG: whole val file, per-batch losses, parameter groups; extra eval flags after
+evaluate() {
+  local tag=$1 model=$2; shift 2
+  [ -f "$R/$tag.pb.txt" ] && { echo "== eval $tag: done"; return; }
+  echo "== eval $tag: $model $*   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
+  OMP_NUM_THREADS=$THREADS nice -n "$NICE" ./eval_gpt2 -e "$model" -j data/v8192/val.bin -b 8 -t 128 -m 0 \
+    -f data/v8192/train.bin -tag "$tag" -o "$R/eval.csv" -go "$R/groups.csv" -pb "$R/$tag.pb.tmp" "$@" | head -n 1
+  mv "$R/$tag.pb.tmp" "$R/$tag.pb.txt"
+}
+
+for job in "$@"; do
+  case $job in
+    quant)
+      model=$(printf '%s/control/model_%08d.bin' "$OUT" "$STEPS")
+      for d in $DELTAS; do evaluate "control_q$d" "$model" -q "$d"; done ;;
+    prune)
+      model=$(printf '%s/control/model_%08d.bin' "$OUT" "$STEPS")
+      for p in $PRUNE; do evaluate "control_p${p}_q$PRUNE_DELTA" "$model" -p "$p" -q "$PRUNE_DELTA"; done ;;
+    base)
+      evaluate base_q0.001 "$BASE" -q 0.001 ;;
+    *)
+      found=""
+      for entry in "${RUNS[@]}"; do [ "${entry%%|*}" = "$job" ] && found=$entry; done
+      [ -n "$found" ] || { echo "unknown job $job" >&2; exit 2; }
+      flags=${found#*|}; run="$OUT/$job"
+      final=$(printf '%s/model_%08d.bin' "$run" "$STEPS")
+      if [ -f "$final" ]; then echo "== $job: trained ($final)"; else
+        rm -rf "$run"; mkdir -p "$run"
+        cmd="./train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 5e-4 -u 10 -q 0.1 -c 0.1 -v 100 -m 20 -g 0 -pe 20 $flags -o $run"
+        echo "== $job: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
+        echo "$cmd" > "$R/$job.command.txt"
+        # shellcheck disable=SC2086
+        OMP_NUM_THREADS=$THREADS nice -n "$NICE" $cmd > "$run/stdout.txt" 2>&1
+        rm -f "$run"/state_*.bin
+      fi
+      cp "$run/log.csv" "$R/$job.log.csv"
+      grep -v "^step .*|" "$run/stdout.txt" > "$R/$job.stdout.txt" || true
+      ./bsz info --json "$(printf '%s/model_%08d.bsz' "$run" "$STEPS")" > "$R/$job.bsz.json"
+      evaluate "${job}_q0.001" "$final" -q 0.001 ;;
+  esac
+done
+echo "study jobs done $(date -u +%H:%M:%S)"
