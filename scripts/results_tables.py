@@ -20,7 +20,7 @@ SMALL_SWEEP = [("s_lambda0", 0), ("s_lambda30", 30), ("s_lambda100", 100), ("s_l
                ("s_lambda1000", 1000)]
 SMALL_ABLATION = [
     ("s_lambda300", "DGGR: global nu estimated every step, decoupled (default)"),
-    ("s_coupled_l300", "coupled (rate gradient through Adam, the paper's equation)"),
+    ("s_coupled_l300", "coupled (rate gradient through Adam: the loss read literally)"),
     ("s_tensor_l300", "per-tensor nu"),
     ("s_fixed0.5_l300", "fixed nu = 0.5"),
     ("s_fixed1_l300", "fixed nu = 1 (L1)"),
@@ -28,7 +28,7 @@ SMALL_ABLATION = [
 ]
 ABLATION = [
     ("lambda3000", "DGGR: global nu estimated every step, decoupled (default)"),
-    ("coupled_l3000", "coupled (rate gradient through Adam, the paper's equation)"),
+    ("coupled_l3000", "coupled (rate gradient through Adam: the loss read literally)"),
     ("tensor_l3000", "per-tensor nu"),
     ("fixed0.5_l3000", "fixed nu = 0.5"),
     ("fixed1_l3000", "fixed nu = 1 (L1)"),
