@@ -359,6 +359,11 @@ w("```\nmake train_gpt2 eval_gpt2 bsz data\n"
   "DELTAS=\"0.001 0.002 0.005 0.01 0.02 0.05\" scripts/quant_sweep.sh out/sweep lambda0   # quant_<run>.csv\n"
   "scripts/quant_sweep.sh out/sweep lambda3000 lambda10000 coupled_l3000\n"
   "scripts/spam.sh out/spam out/sweep/lambda0/model_00000300.bin normal l3000 c3000 backslash\n"
+  "# issue 13's study (the first part):\n"
+  "make vocab && ./vocab remap -V 8192 -i data/corpus_train.bin -j data/corpus_val.bin -o data/v8192\n"
+  "./vocab ref -V 8192 -i data/v8192/train.bin -j data/v8192/val.bin     # doc/results/study/refs.txt\n"
+  "scripts/study_base.sh                                      # the base, out/study/base (resumable)\n"
+  "scripts/study.sh base control quant prune coupled_l30 coupled_l300 ...   # the runs named in the tables\n"
   "scripts/make_results.sh                                    # this file and the plots\n```\n")
 w("`scripts/make_results.sh` alone rebuilds this file and the plots from the committed files in "
   "`doc/results/` without retraining.")

@@ -14,7 +14,9 @@
 # file exists is not redone. Two invocations may run side by side on disjoint jobs.
 # Everything small goes to doc/results/study/: <run>.command.txt, <run>.log.csv,
 # <run>.stdout.txt, <tag>.pb.txt (per-batch losses), eval.csv, groups.csv.
-# Environment: BASE (out/study/base/model_00002400.bin), STEPS (200), THREADS (1), NICE (5)
+# Environment: BASE (out/study/base/model_00002400.bin), STEPS (200), THREADS (1), NICE (5),
+#   BIN (.: where train_gpt2, eval_gpt2 and bsz are; a copy keeps a long study on one build
+#   while the tree is rebuilt; with the default they are made first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${BASE:-out/study/base/model_00002400.bin}
@@ -45,7 +47,8 @@ RUNS=(
   "control_seed2|-l 0 -seed 2"
 )
 
-make -s train_gpt2 eval_gpt2 bsz vocab
+BIN=${BIN:-.}
+[ "$BIN" = . ] && make -s train_gpt2 eval_gpt2 bsz
 mkdir -p "$R" "$OUT"
 [ -f "$BASE" ] || { echo "$BASE: no base model (scripts/study_base.sh)" >&2; exit 1; }
 
@@ -54,18 +57,27 @@ evaluate() {
   local tag=$1 model=$2; shift 2
   [ -f "$R/$tag.pb.txt" ] && { echo "== eval $tag: done"; return; }
   echo "== eval $tag: $model $*   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
-  OMP_NUM_THREADS=$THREADS nice -n "$NICE" ./eval_gpt2 -e "$model" -j data/v8192/val.bin -b 8 -t 128 -m 0 \
+  OMP_NUM_THREADS=$THREADS nice -n "$NICE" "$BIN/eval_gpt2" -e "$model" -j data/v8192/val.bin -b 8 -t 128 -m 0 \
     -f data/v8192/train.bin -tag "$tag" -o "$R/eval.csv" -go "$R/groups.csv" -pb "$R/$tag.pb.tmp" "$@" | head -n 1
   mv "$R/$tag.pb.tmp" "$R/$tag.pb.txt"
+}
+
+# the control's final model, waiting (up to an hour) while a side-by-side invocation trains it
+control_model() {
+  local model
+  model=$(printf '%s/control/model_%08d.bin' "$OUT" "$STEPS")
+  for _ in $(seq 120); do [ -f "$model" ] && break; sleep 30; done
+  [ -f "$model" ] || { echo "$model: no control model (scripts/study.sh control)" >&2; exit 1; }
+  echo "$model"
 }
 
 for job in "$@"; do
   case $job in
     quant)
-      model=$(printf '%s/control/model_%08d.bin' "$OUT" "$STEPS")
+      model=$(control_model)
       for d in $DELTAS; do evaluate "control_q$d" "$model" -q "$d"; done ;;
     prune)
-      model=$(printf '%s/control/model_%08d.bin' "$OUT" "$STEPS")
+      model=$(control_model)
       for p in $PRUNE; do evaluate "control_p${p}_q$PRUNE_DELTA" "$model" -p "$p" -q "$PRUNE_DELTA"; done ;;
     base)
       evaluate base_q0.001 "$BASE" -q 0.001 ;;
@@ -77,7 +89,7 @@ for job in "$@"; do
       final=$(printf '%s/model_%08d.bin' "$run" "$STEPS")
       if [ -f "$final" ]; then echo "== $job: trained ($final)"; else
         rm -rf "$run"; mkdir -p "$run"
-        cmd="./train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 5e-4 -u 10 -q 0.1 -c 0.1 -v 100 -m 20 -g 0 -pe 20 $flags -o $run"
+        cmd="$BIN/train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 5e-4 -u 10 -q 0.1 -c 0.1 -v 100 -m 20 -g 0 -pe 20 $flags -o $run"
         echo "== $job: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
         echo "$cmd" > "$R/$job.command.txt"
         # shellcheck disable=SC2086
@@ -86,7 +98,7 @@ for job in "$@"; do
       fi
       cp "$run/log.csv" "$R/$job.log.csv"
       grep -v "^step .*|" "$run/stdout.txt" > "$R/$job.stdout.txt" || true
-      ./bsz info --json "$(printf '%s/model_%08d.bsz' "$run" "$STEPS")" > "$R/$job.bsz.json"
+      "$BIN/bsz" info --json "$(printf '%s/model_%08d.bsz' "$run" "$STEPS")" > "$R/$job.bsz.json"
       evaluate "${job}_q0.001" "$final" -q 0.001 ;;
   esac
 done
