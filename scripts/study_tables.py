@@ -93,10 +93,10 @@ base_cmd = open(p("base.command.txt")).read().strip() if os.path.exists(p("base.
 ft_cmd = open(p("control.command.txt")).read().strip() if os.path.exists(p("control.command.txt")) else "?"
 w("Setup:\n")
 w("- Data: the corpus remapped to a vocabulary of 8192 (`./vocab remap -V 8192`: the 8191 most frequent "
-  "training ids plus one UNK; 95.5% of the training and 95.1% of the val tokens keep their own id; doc/data.md), "
+  "training ids plus one UNK; 95.5%% of the training and 95.1%% of the val tokens keep their own id; doc/data.md), "
   "so every embedding row is a token the training data holds (no unused or padding rows: the shared-row "
   "question of the audit does not arise here).")
-w("- Base: `d4w256h4t128v8192` (4 layers, 256 wide, 4 heads, 5,289,472 parameters, 40% of them in wte), "
+w("- Base: `d4w256h4t128v8192` (4 layers, 256 wide, 4 heads, 5,289,472 parameters, 40%% of them in wte), "
   "trained without BackSlash: `%s` (the first 400 steps under `-x 3600`, resumed with `-x 2400`; "
   "scripts/study_base.sh), 2,457,600 training tokens, about 1.2 epochs." % base_cmd)
 w("- Every run fine-tunes the base for the same steps on the same batches: `%s` with the run's flags "
@@ -218,9 +218,11 @@ if base_curve and body:
         b = interp(base_curve, x)
         body.append([run, "%.3f" % x, "%.4f" % y, "%.4f" % b if b is not None else "outside the curve (%.3f-%.3f bits)" %
                      (min(c[0] for c in base_curve), max(c[0] for c in base_curve)), "%+.4f" % (y - b) if b is not None else ""])
+    ses = [paired(pbs[t], ctrl)[1] for t in pbs if t != ctrl_tag and ctrl and pbs[t] and len(pbs[t]) == len(ctrl)]
+    scale = " (%.4f to %.4f)" % (min(ses), max(ses)) if ses else ""
     w("Matched rate: the control quantized after training, interpolated at each run's EG bits/param (negative: "
       "BackSlash reaches a lower loss at the same size). The interpolation has no error bar; the paired "
-      "standard errors above (about 0.002-0.005) give the scale.\n")
+      "standard errors above%s give the scale.\n" % scale)
     w(table(["run", "EG bits/param", "val loss", "control quantized to the same rate", "difference"], body))
     w("")
 
