@@ -4,12 +4,12 @@
 # the control, every model evaluated on the whole val file with per-batch losses (paired
 # standard errors: scripts/paired_se.py) and parameter groups (llmc/param_groups.h).
 #
-# Usage: scripts/study.sh JOB...   (JOB: a run name from the table below, quant, prune)
+# Usage: scripts/study.sh JOB...   (JOB: a run name from the table below, quant[:RUN], prune[:RUN])
 #   a run: fine-tune from BASE with the run's flags (out/study/<run>), then evaluate its
 #          final model quantized at Delta 1e-3 (what its .bsz holds) and, with its name in
 #          QUANT_RUNS, at the larger Deltas too
-#   quant: the control quantized after training at each of DELTAS
-#   prune: the control magnitude-pruned at each of PRUNE (then quantized at PRUNE_DELTA)
+#   quant: the control (or RUN, trained already) quantized after training at each of DELTAS
+#   prune: the control (or RUN) magnitude-pruned at each of PRUNE (then quantized at PRUNE_DELTA)
 # Resumable: a run whose final model exists is not retrained, an evaluation whose per-batch
 # file exists is not redone. Two invocations may run side by side on disjoint jobs.
 # Everything small goes to doc/results/study/: <run>.command.txt, <run>.log.csv,
@@ -62,23 +62,26 @@ evaluate() {
   mv "$R/$tag.pb.tmp" "$R/$tag.pb.txt"
 }
 
-# the control's final model, waiting (up to an hour) while a side-by-side invocation trains it
-control_model() {
+# a run's final model (default the control), waiting (up to an hour) while a side-by-side
+# invocation trains it
+final_model() {
   local model
-  model=$(printf '%s/control/model_%08d.bin' "$OUT" "$STEPS")
+  model=$(printf '%s/%s/model_%08d.bin' "$OUT" "${1:-control}" "$STEPS")
   for _ in $(seq 120); do [ -f "$model" ] && break; sleep 30; done
-  [ -f "$model" ] || { echo "$model: no control model (scripts/study.sh control)" >&2; exit 1; }
+  [ -f "$model" ] || { echo "$model: no such model (scripts/study.sh ${1:-control})" >&2; exit 1; }
   echo "$model"
 }
 
 for job in "$@"; do
   case $job in
-    quant)
-      model=$(control_model)
-      for d in $DELTAS; do evaluate "control_q$d" "$model" -q "$d"; done ;;
-    prune)
-      model=$(control_model)
-      for p in $PRUNE; do evaluate "control_p${p}_q$PRUNE_DELTA" "$model" -p "$p" -q "$PRUNE_DELTA"; done ;;
+    quant|quant:*)
+      run=control; [ "$job" = quant ] || run=${job#quant:}
+      model=$(final_model "$run")
+      for d in $DELTAS; do evaluate "${run}_q$d" "$model" -q "$d"; done ;;
+    prune|prune:*)
+      run=control; [ "$job" = prune ] || run=${job#prune:}
+      model=$(final_model "$run")
+      for p in $PRUNE; do evaluate "${run}_p${p}_q$PRUNE_DELTA" "$model" -p "$p" -q "$PRUNE_DELTA"; done ;;
     base)
       evaluate base_q0.001 "$BASE" -q 0.001 ;;
     *)

@@ -168,16 +168,17 @@ for run, variant, lam, eps, shape in RUNS:
     l, d = loss_cell(tag)
     inf = info(run)
     fileb = "%.3f" % inf["file_bits_per_param"] if inf else ""
+    hm = "%.3f" % inf["total"]["huffman_bits"] if inf else ""
     body.append([run, variant, lam, eps, shape, l, d, "%.1f%%" % (100 * g(tag, "all", "zero_frac")),
                  "%.1f%%" % (100 * g(tag, "matrices", "zero_frac")), "%.3f" % g(tag, "all", "eg_bits"),
-                 "%.3f" % g(tag, "all", "entropy_bits"), fileb, nu_end(run)])
+                 "%.3f" % g(tag, "all", "entropy_bits"), fileb, hm, nu_end(run)])
     key = "shape" if "fixed" in run else "eps" if "eps" in run else variant if variant in rd else None
     if key:
         rd[key].append((g(tag, "all", "eg_bits"), float(ev[tag]["val_loss"]), run))
 if body:
     w("Every run, quantized at Delta 1e-3 (what its .bsz holds):\n")
     w(table(["run", "variant", "lambda", "eps", "nu", "val loss +- s.e.", "minus control (paired)", "zeros (all)",
-             "zeros (matrices)", "EG bits/param", "entropy", "file bits/param", "nu (end)"], body))
+             "zeros (matrices)", "EG bits/param", "entropy", "file bits/param", "Huffman (per tensor)", "nu (end)"], body))
     w("")
 
 # ------------------------------------------------------------------ baselines
@@ -199,6 +200,23 @@ if body:
     w("")
 
 
+others = sorted({re.sub(r"_(q|p)[0-9.]+(_q[0-9.]+)?$", "", t) for t in ev
+                 if re.search(r"_(p[0-9.]+_q[0-9.]+|q(?!0\.001$)[0-9.]+)$", t)} - {"control"})
+obody = []
+for run in others:
+    ts = sorted([t for t in ev if re.fullmatch(re.escape(run) + r"_(q[0-9.]+|p[0-9.]+_q[0-9.]+)", t) and t != run + "_q0.001"],
+                key=lambda t: (float(ev[t]["prune_frac"]), float(ev[t]["delta"])))
+    for t in ts:
+        l, d = loss_cell(t)
+        obody.append([t, ev[t]["prune_frac"], ev[t]["delta"], l, d, "%.1f%%" % (100 * g(t, "all", "zero_frac")),
+                      "%.3f" % g(t, "all", "eg_bits")])
+if obody:
+    w("BackSlash models quantized more coarsely, or pruned (beyond their own zeros) and quantized, after training "
+      "(the difference is against the control at Delta 1e-3):\n")
+    w(table(["model", "pruned", "Delta", "val loss +- s.e.", "minus control (paired)", "zeros (all)", "EG bits/param"], obody))
+    w("")
+
+
 def interp(curve, x):
     """the curve's loss at rate x (linear between its points), None outside"""
     c = sorted(curve)
@@ -208,7 +226,7 @@ def interp(curve, x):
     return None
 
 
-if base_curve and body:
+if base_curve:
     body = []
     for run, variant, lam, eps, shape in RUNS[2:]:
         tag = run + "_q0.001"
