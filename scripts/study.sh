@@ -16,9 +16,11 @@
 # <run>.stdout.txt, <tag>.pb.txt (per-batch losses), eval.csv, groups.csv.
 # Environment: BASE (out/study/base/model_00002400.bin), STEPS (200), THREADS (1), NICE (5),
 #   BIN (.: where train_gpt2, eval_gpt2 and bsz are; a copy keeps a long study on one build
-#   while the tree is rebuilt; with the default they are made first)
+#   while the tree is rebuilt; with the default they are made first), STUDY_ROOT (the
+#   checkout, for a copy of this script run from elsewhere: bash reads a script as it runs,
+#   so a long study should run a copy while the tree changes)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${STUDY_ROOT:-$(dirname "$0")/..}"   # STUDY_ROOT: the checkout, when running a copy of this script
 BASE=${BASE:-out/study/base/model_00002400.bin}
 STEPS=${STEPS:-200}; THREADS=${THREADS:-1}; NICE=${NICE:-5}
 R=doc/results/study; OUT=out/study
