@@ -25,7 +25,7 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2 generate
+CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2 generate vocab
 all: $(CPU_PROGRAMS)
 
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
@@ -68,6 +68,10 @@ endif
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+
+# a vocabulary that fits the data (./vocab remap) and count-model reference losses (./vocab ref)
+vocab: vocab.c llmc/token_vocab.h llmc/tokenfile.h llmc/utils.h
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
 eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)

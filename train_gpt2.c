@@ -31,6 +31,7 @@
 #include "llmc/gpt2_cpu.h"
 #include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
+#include "llmc/param_groups.h"
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
@@ -435,6 +436,7 @@ int main(int argc, char** argv) {
         train_report_step(&lg, &args, &rep, &opt.dggr);
     }
     train_report_final(val_loss, &opt.dggr);
+    if (dist.rank == 0) param_groups_report(cfg, model.params_memory, train.tokens, train.num_tokens, args.rate_delta);
 
     logger_close(&lg);
     tokenizer_free(tok);

@@ -159,7 +159,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
-    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam, the paper), decoupled (shrink after AdamW, the authors' code) or proximal (a shrink that stops at zero)");
+    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam: the loss read literally), decoupled (shrink after AdamW: the authors' code and text) or proximal (a shrink that stops at zero)");
     ARG("-ls", ARG_STRING, &a->rate_shape, 0, 0, "BackSlash: shape nu: global (one, estimated every step), tensor (one per tensor) or fixed:<nu> (1 = L1, 2 = L2)");
     ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
     ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
