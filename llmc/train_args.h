@@ -121,7 +121,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B (rows per rank under mpirun: the global batch is B x ranks)");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches (0: B*T*ranks)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches, at most 2^20 (0: B*T*ranks)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
@@ -237,15 +237,23 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
+// the most batches one optimizer step accumulates (-d): the count is an int, and a step of
+// more than a million forward/backward passes is a mistyped -d, not a plan
+#define TRAIN_ARGS_MAX_ACCUM (1 << 20)
+
 // -d: the tokens of one optimizer step (default: one batch of -b rows of -t tokens on each
 // of `world` ranks) and the number of batches each rank accumulates for it; -d must be a
-// multiple of B x T x world (the error names the flag). Both trainers use this.
+// multiple of B x T x world and at most TRAIN_ARGS_MAX_ACCUM of them (the error names the
+// flag). Both trainers use this.
 static inline int train_args_accumulation(const TrainArgs* a, int world, long long* tokens_per_step, int* accum) {
     long long rank_batch = (long long)a->batch_size * a->seq_len * world; // one batch over all ranks
     long long tokens = a->total_batch_tokens > 0 ? a->total_batch_tokens : rank_batch;
     if (tokens % rank_batch != 0)
         return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens,
                             rank_batch);
+    if (tokens / rank_batch > TRAIN_ARGS_MAX_ACCUM)
+        return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is %lld batches of B*T*ranks = %lld, more than the "
+                            "limit of %d batches per step", tokens, tokens / rank_batch, rank_batch, TRAIN_ARGS_MAX_ACCUM);
     *tokens_per_step = tokens;
     *accum = (int)(tokens / rank_batch);
     return BS_OK;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,25 +122,67 @@ static inline int bs_write_exact(FILE* f, const void* buf, size_t n, const char*
     return BS_OK;
 }
 
+// what a non-regular file is, for the messages below
+static inline const char* bs_file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a plain file";
+}
+
 // size of a regular file in bytes, or a negative status
 static inline int64_t bs_file_size(const char* path) {
     struct stat st;
     if (stat(path, &st) != 0) return bs_error_set(BS_EIO, "%s: cannot stat (%s)", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return bs_error_set(BS_EIO, "%s: not a regular file", path);
+    if (!S_ISREG(st.st_mode)) return bs_error_set(BS_EIO, "%s: not a regular file (%s)", path, bs_file_kind(st.st_mode));
     return (int64_t)st.st_size;
+}
+
+// Opens `path` for reading only when it is a regular file, and gives its size; NULL with the
+// message set otherwise. Every reader opens its input through this: fopen() on a FIFO blocks
+// until a writer appears (forever, for a mistyped path), and a device never ends. The open
+// is non-blocking (it returns at once on a FIFO) and fstat() of the opened file decides, so
+// a file swapped after the stat() cannot slip through; reads are blocking again after.
+static inline FILE* bs_open_regular(const char* path, int64_t* size_out) {
+    int64_t size = bs_file_size(path); // the usual messages for a missing file or a FIFO
+    if (size < 0) return NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        bs_error_set(BS_EIO, "%s: cannot stat (%s)", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        bs_error_set(BS_EIO, "%s: not a regular file (%s)", path, bs_file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    FILE* f = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (f == NULL) {
+        bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (size_out != NULL) *size_out = (int64_t)st.st_size;
+    return f;
 }
 
 // reads a whole file into a malloc'd buffer (NULL on error, message set);
 // refuses files larger than max_bytes
 static inline uint8_t* bs_read_file(const char* path, size_t max_bytes, size_t* out_size) {
-    int64_t size = bs_file_size(path);
-    if (size < 0) return NULL;
+    int64_t size = 0;
+    FILE* f = bs_open_regular(path, &size);
+    if (f == NULL) return NULL;
     if ((uint64_t)size > max_bytes) {
+        fclose(f);
         bs_error_set(BS_ELIMIT, "%s: file is %lld bytes, more than the limit of %zu", path, (long long)size, max_bytes);
         return NULL;
     }
-    FILE* f = fopen(path, "rb");
-    if (f == NULL) { bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno)); return NULL; }
     uint8_t* buf = (uint8_t*)malloc(size ? (size_t)size : 1);
     if (buf == NULL) { fclose(f); bs_error_set(BS_ENOMEM, "%s: out of memory for %lld bytes", path, (long long)size); return NULL; }
     if (bs_read_exact(f, buf, (size_t)size, path) != BS_OK) { fclose(f); free(buf); return NULL; }
