@@ -19,6 +19,10 @@ LDLIBS = -lm
 # expands a rule's prerequisites when it reads the rule
 DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
 
+# the trainers record the version they were built from in run.json (llmc/run_config.h)
+BACKSLASH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION_FLAGS = -DBACKSLASH_VERSION='"$(BACKSLASH_VERSION)"'
+
 # headers every program depends on (a change rebuilds everything, which takes seconds)
 LLMC_HEADERS = $(wildcard llmc/*.h)
 
@@ -67,7 +71,7 @@ endif
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
-	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(VERSION_FLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
 # the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
 eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)
@@ -152,7 +156,7 @@ endif
 ifneq ($(NVCC),)
 train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
 	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
-	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) $(VERSION_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
 
 # the CPU reference the CUDA test compares against, compiled as C by the C compiler
 build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)
