@@ -35,7 +35,7 @@ all: $(CPU_PROGRAMS)
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
 # (Debian's libopenblas0-openmp) shares our OpenMP threads; the default pthread build
 # competes with them (our idle OpenMP threads spin while it runs: a 6-layer step is ~2x
-# slower), so we link the OpenMP build when it is installed (.ci/run installs it).
+# slower), so we link the OpenMP build when it is installed (dev/setup/install_deps.sh installs it).
 BLAS_OPENMP_DIR = /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_OPENMP_LIBS = $(BLAS_OPENMP_DIR)/libopenblas.so.0 -Wl,-rpath,$(BLAS_OPENMP_DIR)
 BLAS_LIBS = $(if $(wildcard $(BLAS_OPENMP_DIR)/libopenblas.so.0),$(BLAS_OPENMP_LIBS),-lopenblas)
@@ -52,7 +52,7 @@ bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # MPI (doc/distributed.md): train_gpt2 and train_gpt2cu train data-parallel under mpirun
-# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which .ci/run installs);
+# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which dev/setup/install_deps.sh installs);
 # without it, or with NO_MPI=1, they build without MPI, run as one process, and refuse to
 # run as one of several ranks.
 MPICC ?= $(shell command -v mpicc 2>/dev/null)

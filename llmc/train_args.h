@@ -61,7 +61,7 @@ typedef struct {
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
-    const char* rate_variant;  // -lv: coupled | decoupled
+    const char* rate_variant;  // -lv: coupled | decoupled | proximal
     const char* rate_shape;    // -ls: global | tensor | fixed:<nu>
     const char* rate_set;      // -lc: matrices | all
     int rate_steps;            // -lk: BackSlash for the first K steps, then plain (0: throughout)
@@ -91,7 +91,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->sample_every = 0;
     a->gen_tokens = 64;
     a->checkpoint_every = 0;
-    a->checkpoint_minutes = 5.0f; // doc/train_cpu.md: a kill loses at most 5 minutes; a 6-layer checkpoint takes ~1 s to write
+    a->checkpoint_minutes = 5.0f; // a kill loses at most 5 minutes of training; why 5: doc/train_cpu.md, Resume
     a->log_every = 1;
     a->seed = 1337;
     a->random_batches = 1;
