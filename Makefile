@@ -19,6 +19,10 @@ LDLIBS = -lm
 # expands a rule's prerequisites when it reads the rule
 DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
 
+# the trainers record the version they were built from in run.json (llmc/run_config.h)
+BACKSLASH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION_FLAGS = -DBACKSLASH_VERSION='"$(BACKSLASH_VERSION)"'
+
 # headers every program depends on (a change rebuilds everything, which takes seconds)
 LLMC_HEADERS = $(wildcard llmc/*.h)
 
@@ -31,7 +35,7 @@ all: $(CPU_PROGRAMS)
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
 # (Debian's libopenblas0-openmp) shares our OpenMP threads; the default pthread build
 # competes with them (our idle OpenMP threads spin while it runs: a 6-layer step is ~2x
-# slower), so we link the OpenMP build when it is installed (.ci/run installs it).
+# slower), so we link the OpenMP build when it is installed (dev/setup/install_deps.sh installs it).
 BLAS_OPENMP_DIR = /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_OPENMP_LIBS = $(BLAS_OPENMP_DIR)/libopenblas.so.0 -Wl,-rpath,$(BLAS_OPENMP_DIR)
 BLAS_LIBS = $(if $(wildcard $(BLAS_OPENMP_DIR)/libopenblas.so.0),$(BLAS_OPENMP_LIBS),-lopenblas)
@@ -48,7 +52,7 @@ bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # MPI (doc/distributed.md): train_gpt2 and train_gpt2cu train data-parallel under mpirun
-# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which .ci/run installs);
+# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which dev/setup/install_deps.sh installs);
 # without it, or with NO_MPI=1, they build without MPI, run as one process, and refuse to
 # run as one of several ranks.
 MPICC ?= $(shell command -v mpicc 2>/dev/null)
@@ -67,7 +71,7 @@ endif
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
-	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(VERSION_FLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
 # a vocabulary that fits the data (./vocab remap) and count-model reference losses (./vocab ref)
 vocab: vocab.c llmc/token_vocab.h llmc/tokenfile.h llmc/utils.h
@@ -160,7 +164,7 @@ endif
 ifneq ($(NVCC),)
 train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
 	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
-	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) $(VERSION_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
 
 # the CPU reference the CUDA test compares against, compiled as C by the C compiler
 build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)

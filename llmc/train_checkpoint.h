@@ -11,6 +11,9 @@
        loader  DataLoaderState of the training loader (3 x uint64)
        rng     uint64: the sampling RNG's state
        dggr    BackSlash's per-tensor moments (dggr_state_write), when the run has them
+       world   int32: the ranks of the run
+       val_loss   fp32: the last val loss measured (the progress line's after a resume)
+       run_config the run's configuration as run_config.h writes it (run.json's text), when given
        run     int32 x 2: B, T of the run
  in this order (readers look sections up by tag; the order only fixes the bytes).
  The host arrays are fp32 on both trainers (the GPU's fp32 master weights and moments).
@@ -21,6 +24,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +44,8 @@ typedef struct {
     uint64_t sample_rng;    // the sampling RNG's state
     int batch_size, seq_len; // -b (per rank) and -t
     int world_size;          // ranks of a data-parallel run (dist.h); 0 is read as 1
+    float val_loss;          // the last val loss measured (NAN: none yet; a state without it reads NAN)
+    const char* run_config;  // saving: the run's configuration (run_config.h's JSON), or NULL for none
 } TrainProgress;
 
 // the training state's sections, written to `path` (one file of the set below)
@@ -70,6 +76,9 @@ static inline int train_checkpoint_write_state(const char* path, const GPT2Confi
             (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
             (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK) ||
             (rc = train_state_write_section(&w, "world", &world, sizeof(world))) != BS_OK ||
+            (rc = train_state_write_section(&w, "val_loss", &pr->val_loss, sizeof(pr->val_loss))) != BS_OK ||
+            (pr->run_config != NULL &&
+             (rc = train_state_write_section(&w, "run_config", pr->run_config, strlen(pr->run_config))) != BS_OK) ||
             (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
             train_state_writer_abort(&w);
         else
@@ -218,6 +227,8 @@ typedef struct {
     TrainProgress progress;
     const uint8_t* dggr_section;
     size_t dggr_size;
+    const char* run_config; // the "run_config" section's text (not NUL-terminated), NULL when the state has none
+    size_t run_config_size;
 } TrainCheckpoint;
 
 static inline void train_checkpoint_free(TrainCheckpoint* ck) {
@@ -279,6 +290,17 @@ static inline int train_checkpoint_load(const char* path, TrainCheckpoint* ck) {
     if (s != NULL) {
         ck->dggr_section = s->data;
         ck->dggr_size = (size_t)s->size;
+    }
+    // written since the run configuration (run_config.h); older states have neither
+    pr->val_loss = NAN;
+    if (train_state_find(&ck->ts, "val_loss") != NULL &&
+        (rc = train_state_get(&ck->ts, "val_loss", &pr->val_loss, sizeof(pr->val_loss))) != BS_OK) {
+        train_checkpoint_free(ck);
+        return rc;
+    }
+    if ((s = train_state_find(&ck->ts, "run_config")) != NULL) {
+        ck->run_config = (const char*)s->data;
+        ck->run_config_size = (size_t)s->size;
     }
     return BS_OK;
 }
