@@ -130,6 +130,25 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// CPU seconds of the whole process (all threads): on a loaded machine a steadier measure
+// of the work than the wall clock
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// the process's resident memory now (/proc/self/statm), or -1 when unknown
+static double resident_mib(void) {
+    FILE* f = fopen("/proc/self/statm", "r");
+    long pages_total = 0, pages_resident = -1;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = -1;
+        fclose(f);
+    }
+    return pages_resident < 0 ? -1.0 : (double)pages_resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
 static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
 // writes a token's bytes to stdout once they complete UTF-8 characters
@@ -227,7 +246,7 @@ int main(int argc, char** argv) {
     if (gpt2_infer_forward(&m, prompt_ids, (int)num_ids) != BS_OK) die("%s", bs_error());
     double prefill_s = now_seconds() - t0;
     int generated = 0, decoded = 0, stopped_eot = 0;
-    double decode_s = 0.0;
+    double decode_s = 0.0, decode_cpu_s = 0.0;
     t0 = now_seconds();
     while (generated < args.new_tokens) {
         int next = sampler_sample(&sampler, m.logits);
@@ -235,8 +254,9 @@ int main(int argc, char** argv) {
         emit_token(tok, &st, next);
         generated++;
         if (generated == args.new_tokens || m.pos >= m.context) break;
-        double t1 = now_seconds();
+        double t1 = now_seconds(), c1 = cpu_seconds();
         if (gpt2_infer_forward(&m, &next, 1) != BS_OK) die("%s", bs_error());
+        decode_cpu_s += cpu_seconds() - c1;
         decode_s += now_seconds() - t1;
         decoded++;
     }
@@ -264,8 +284,11 @@ int main(int argc, char** argv) {
     fprintf(stderr, "prefill: %zu tokens in %.1f ms, %.1f tokens/s\n", num_ids, 1e3 * prefill_s, (double)num_ids / prefill_s);
     fprintf(stderr, "decode: %d tokens in %.1f ms, %.2f tokens/s (forward only; %.2f tokens/s with sampling and output)\n",
             decoded, 1e3 * decode_s, decoded > 0 ? decoded / decode_s : 0.0, decoded > 0 ? decoded / total_decode_s : 0.0);
+    fprintf(stderr, "decode cpu: %.1f ms of CPU time, %.2f tokens per CPU-second\n", 1e3 * decode_cpu_s,
+            decoded > 0 ? decoded / decode_cpu_s : 0.0);
     fprintf(stderr, "generated %d tokens%s; KV cache %d positions\n", generated, stopped_eot ? ", stopped at <|endoftext|>" : "", m.context);
-    fprintf(stderr, "peak resident memory: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+    fprintf(stderr, "peak resident memory: %.1f MiB (loading included); resident now %.1f MiB\n",
+            (double)ru.ru_maxrss / 1024.0, resident_mib());
 
     sampler_free(&sampler);
     gpt2_infer_free(&m);
