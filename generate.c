@@ -47,8 +47,9 @@ static void usage(FILE* f, const char* prog) {
                "  -topk  sample among the K most likely tokens (default 0: all)\n"
                "  -topp  sample from the nucleus of probability P (default 1: all)\n"
                "  -seed  random seed of the sampler (default 1337)\n"
-               "  -f     weight form: auto (exact form with the fewest bytes per tensor), fp32, bf16 (lossy),\n"
-               "         levels, bitmap, csr (default auto)\n"
+               "  -f     weight form of every matrix: auto (the exact form with the fewest bytes), measure (the exact\n"
+               "         form whose product is fastest, timed at load), fp32, bf16 (lossy), levels, bitmap, csr\n"
+               "         (default auto)\n"
                "  -q     .bin models: find quantization levels on the grid of this step (default 0.001; 0 = floats)\n"
                "  -v     1: print each weight matrix's form (default 0)\n"
                "  -tok   tokenizer directory holding encoder.json and vocab.bpe (default %s)\n"
@@ -85,10 +86,11 @@ static int parse_args(GenerateArgs* a, int argc, char** argv) {
             if (!parse_int(val, 0, INT64_MAX, &iv)) return bs_error_set(BS_EINVAL, "flag -seed: '%s' is not a non-negative integer", val);
             a->seed = (uint64_t)iv;
         } else if (strcmp(flag, "-f") == 0) {
-            a->form = -2;
+            a->form = -100;
             if (strcmp(val, "auto") == 0) a->form = GPT2_FORM_AUTO;
+            if (strcmp(val, "measure") == 0) a->form = GPT2_FORM_MEASURE;
             for (int k = 0; k < WF_NUM_FORMS; k++) if (strcmp(val, wf_form_names[k]) == 0) a->form = k;
-            if (a->form == -2) return bs_error_set(BS_EINVAL, "flag -f: '%s' is not a form (auto, fp32, bf16, levels, bitmap, csr)", val);
+            if (a->form == -100) return bs_error_set(BS_EINVAL, "flag -f: '%s' is not a form (auto, measure, fp32, bf16, levels, bitmap, csr)", val);
         } else if (strcmp(flag, "-q") == 0) {
             if (!parse_float(val, 0.0, 1e3, &fv)) return bs_error_set(BS_EINVAL, "flag -q: '%s' is not a step in [0, 1000] (0: floats)", val);
             a->grid_delta = fv;
