@@ -763,10 +763,11 @@ static inline int bsz_decode_params(const BszFile* f, float* params) {
     return rc;
 }
 
-// 1 when the file starts with the .bsz magic (so a loader can tell coded models apart)
+// 1 when the file starts with the .bsz magic (so a loader can tell coded models apart);
+// 0 for anything else, a FIFO or a missing file included (the loader it picks then says why)
 static inline int bsz_file_is_coded(const char* path) {
     uint8_t magic[4];
-    FILE* f = fopen(path, "rb");
+    FILE* f = bs_open_regular(path, NULL);
     if (f == NULL) return 0;
     int yes = fread(magic, 1, 4, f) == 4 && memcmp(magic, BSZ_MAGIC, 4) == 0;
     fclose(f);
