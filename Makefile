@@ -90,6 +90,16 @@ build/bench_gpt2_cpu: dev/bench/bench_gpt2_cpu.c $(LLMC_HEADERS)
 	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
+# synthetic pruned checkpoints for scripts/bench_generate.sh
+build/synth_model: dev/bench/synth_model.c $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# matrix-vector time of each weight form, for scripts/bench_generate.sh
+build/bench_weight_form: dev/bench/bench_weight_form.c $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
 # the model against PyTorch (dev/test/gpt2_reference.py writes what it compares with)
 test_gpt2: test_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
