@@ -11,7 +11,7 @@
  the same loop as the trainer's, so the numbers agree with a training log's for the
  same weights, batches and shape).
 
- Usage: ./eval_gpt2 -e MODEL [-j VAL] [-b B] [-t T] [-m BATCHES] [-p FRACTION] [-q DELTA]
+ Usage: ./eval_gpt2 -e MODEL [-j VAL] [-b B] [-t T] [-m BATCHES] [-p FRACTION] [-q DELTA] [-wmax MAX]
                     [-o CSV] [-tag NAME] [-pb FILE] [-f TRAIN [-gd DELTA] [-go CSV]]
    -o appends one row (tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T) to CSV,
    writing the header first when the file is new or empty. -m 0 evaluates every batch of
@@ -42,6 +42,7 @@ typedef struct {
     double delta;         // -q: quantization step (0: none)
     const char* csv;      // -o
     const char* tag;      // -tag
+    double max_weight;    // -wmax: refuse weights that are not finite or above this in |w| (0: accept any)
     const char* per_batch; // -pb
     const char* groups_train; // -f
     double groups_delta;  // -gd (0: -q's Delta, else 1e-3)
@@ -60,17 +61,19 @@ static void usage(FILE* f, const char* prog) {
                "  -q    quantize every parameter to round(w/Delta)*Delta, after -p (default 0: none)\n"
                "  -o    append a CSV row (tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T) to this file\n"
                "  -tag  the row's tag column (default: empty)\n"
+               "  -wmax refuse a model with a weight that is not finite or larger than this in |w|, naming the\n"
+               "        tensor (default %g; 0: accept any)\n"
                "  -pb   write each batch's mean loss to this file, one per line\n"
                "  -f    training token file: print the parameter groups (matrices, wte rows binned by training count,\n"
                "        unused rows: zeros and bits) of the evaluated weights\n"
                "  -gd   Delta of the parameter groups (default: -q's, else 0.001)\n"
                "  -go   append the parameter groups to this CSV (tag,delta,group,params,share,rows,zero_frac,entropy_bits,eg_bits,eg_k)\n"
-               "  -h    this help\n", prog);
+               "  -h    this help\n", prog, GPT2_DEFAULT_MAX_ABS_WEIGHT);
 }
 
 // BS_OK, 1 for -h, or BS_EINVAL with a message naming the flag
 static int parse_args(EvalArgs* a, int argc, char** argv) {
-    *a = (EvalArgs){NULL, "data/corpus_val.bin", 8, 64, 20, 0.0, 0.0, NULL, "", NULL, NULL, 0.0, NULL};
+    *a = (EvalArgs){NULL, "data/corpus_val.bin", 8, 64, 20, 0.0, 0.0, NULL, "", GPT2_DEFAULT_MAX_ABS_WEIGHT, NULL, NULL, 0.0, NULL};
     for (int i = 1; i < argc; i++) {
         const char* flag = argv[i];
         if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) return 1;
@@ -102,6 +105,9 @@ static int parse_args(EvalArgs* a, int argc, char** argv) {
         } else if (strcmp(flag, "-q") == 0) {
             if (!parse_float(val, 0.0, 1e3, &fv)) return bs_error_set(BS_EINVAL, "flag -q: '%s' is not a step in [0, 1000] (0: none)", val);
             a->delta = fv;
+        } else if (strcmp(flag, "-wmax") == 0) {
+            if (!parse_float(val, 0.0, 1e30, &fv)) return bs_error_set(BS_EINVAL, "flag -wmax: '%s' is not a bound in [0, 1e30] (0: none)", val);
+            a->max_weight = fv;
         } else {
             return bs_error_set(BS_EINVAL, "unknown flag %s", flag);
         }
@@ -118,11 +124,14 @@ static int append_csv_row(const char* path, const EvalArgs* a, double zero_frac,
     int64_t size = bs_file_size(path);
     FILE* f = fopen(path, "a");
     if (f == NULL) return bs_error_set(BS_EIO, "%s: cannot open for appending (%s)", path, strerror(errno));
-    if (size <= 0) fprintf(f, "tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T\n");
-    fprintf(f, "%s,%s,%.6g,%.6g,%.6f,%.6f,%zu,%d,%d\n", a->tag, a->model, a->prune, a->delta, zero_frac,
-            (double)loss, batches, a->B, a->T);
-    if (fclose(f) != 0) return bs_error_set(BS_EIO, "%s: write failed (%s)", path, strerror(errno));
-    return BS_OK;
+    char row[8192];
+    int len = snprintf(row, sizeof(row), "%s%s,%s,%.6g,%.6g,%.6f,%.6f,%zu,%d,%d\n",
+                       size <= 0 ? "tag,model,prune_frac,delta,zero_frac,val_loss,batches,B,T\n" : "", a->tag, a->model,
+                       a->prune, a->delta, zero_frac, (double)loss, batches, a->B, a->T);
+    int rc = len > 0 && len < (int)sizeof(row) ? bs_append_whole(fileno(f), row, (size_t)len, path)
+                                                : bs_error_set(BS_ELIMIT, "%s: the row is too long", path);
+    fclose(f); // nothing is buffered: bs_append_whole wrote the row or cut it off
+    return rc;
 }
 
 int main(int argc, char** argv) {
@@ -137,6 +146,7 @@ int main(int argc, char** argv) {
     }
     GPT2 model;
     if (gpt2_load_checkpoint(&model, args.model) != BS_OK) die("%s", bs_error());
+    if (gpt2_params_check(&model.config, model.params_memory, args.max_weight, args.model) != BS_OK) die("%s", bs_error());
     const GPT2Config* cfg = &model.config;
     if (args.T > cfg->max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", args.T, cfg->max_seq_len);
 
@@ -148,7 +158,7 @@ int main(int argc, char** argv) {
     double zero_frac = (double)zeros / (double)constrained;
 
     DataLoader val;
-    if (dataloader_init(&val, args.val, args.B, args.T, cfg->vocab_size, DATALOADER_SEQUENTIAL, 0) != BS_OK)
+    if (dataloader_init_shard(&val, args.val, args.B, args.T, cfg->vocab_size, args.model, DATALOADER_SEQUENTIAL, 0, 1, 0) != BS_OK)
         die("%s", bs_error());
     size_t batches = gpt2_validation_batches(&val, args.batches);
     float loss = NAN;
