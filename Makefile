@@ -175,10 +175,11 @@ endif
 # kernel launches translated (translate.py), compiled as C++ by g++ against an emulated
 # runtime, cuBLAS and cuBLASLt. Checks logic, indexing and synchronisation, not speed.
 #   build/emu/test_gpt2_emu, build/emu/test_gpt2fp32_emu   test_gpt2.cu, bf16 and fp32
+#   build/emu/test_cuda_emu                                 the emulator's own test
 #   make test-cuda-emu   their full runs (the quick runs are cases of make test)
 CXX_EMU ?= g++
 EMU_CXXFLAGS = -O2 -march=native -std=c++17 -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter \
-               -Wno-missing-field-initializers -Idev/cuda_emu/include -I. -Illmc
+               -Wno-missing-field-initializers -Idev/cuda_emu/include -Ibuild/emu -I. -Illmc
 EMU_SOURCES = dev/cuda_emu/cuda_emu.h dev/cuda_emu/cuda_emu.cpp dev/cuda_emu/translate.py $(wildcard dev/cuda_emu/include/*.h)
 
 build/emu/cuda_emu.o: $(EMU_SOURCES)
@@ -194,7 +195,14 @@ build/emu/test_gpt2_emu: build/emu/test_gpt2.cu build/emu/cuda_emu.o build/gpt2_
 build/emu/test_gpt2fp32_emu: build/emu/test_gpt2.cu build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(LLMC_HEADERS)
 	$(CXX_EMU) $(EMU_CXXFLAGS) -DENABLE_FP32 -x c++ $< -x none -o $@ build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(BLAS_LIBS) $(LDLIBS)
 
-EMU_PROGRAMS = build/emu/test_gpt2_emu build/emu/test_gpt2fp32_emu
+# the emulator's own test (case 68): what it must catch
+build/emu/dev/cuda_emu/test_cuda_emu.cu: dev/cuda_emu/test_cuda_emu.cu $(EMU_SOURCES)
+	python3 dev/cuda_emu/translate.py build/emu dev/cuda_emu/test_cuda_emu.cu
+
+build/emu/test_cuda_emu: build/emu/dev/cuda_emu/test_cuda_emu.cu build/emu/test_gpt2.cu build/emu/cuda_emu.o
+	$(CXX_EMU) $(EMU_CXXFLAGS) -x c++ $< -x none -o $@ build/emu/cuda_emu.o $(LDLIBS)
+
+EMU_PROGRAMS = build/emu/test_gpt2_emu build/emu/test_gpt2fp32_emu build/emu/test_cuda_emu
 cuda-emu: $(EMU_PROGRAMS)
 
 # the full runs: every check of test_gpt2.cu, both builds, threads and blocks in both orders

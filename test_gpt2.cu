@@ -355,6 +355,12 @@ static void run_shape(CudaContext* ctx, const TestShape* sh, int quick, int with
         gpt2cuda_get_logits(&model, gpu_logits);
         report("logits of a (1, 17) batch without targets", logits_error(gpu_logits, cpu_small, Ts, c.vocab_size,
                c.padded_vocab_size), TOL_LOGITS, 1);
+        // what sampling copies per token: the last position's row, through the buffer allocated once
+        float* last = (float*)malloc_or_die((size_t)c.padded_vocab_size * sizeof(float));
+        gpt2cuda_get_last_logits(&model, 0, last);
+        report("last position's logits (sampling's copy) against the full copy", max_abs_diff(last,
+               gpu_logits + (size_t)(Ts - 1) * c.padded_vocab_size, c.vocab_size), 0.0, 1);
+        free(last);
         free(cpu_small);
     }
 
@@ -434,8 +440,10 @@ int main(int argc, char** argv) {
     cuda_context_init(&ctx, 0);
     cudaDeviceProp prop;
     cudaCheck(cudaGetDeviceProperties(&prop, 0));
-    printf("test_gpt2cu: %s build on %s (sm_%d%d)%s\n", FLOATX_NAME, prop.name, prop.major, prop.minor,
-           quick ? ", quick mode" : "");
+    int blas_version = 0;
+    cublasCheck(cublasGetVersion(ctx.blas, &blas_version));
+    printf("test_gpt2cu: %s build on %s (sm_%d%d), cuBLAS %d%s\n", FLOATX_NAME, prop.name, prop.major, prop.minor,
+           blas_version, quick ? ", quick mode" : "");
     for (int i = 0; i < NUM_TEST_SHAPES; i++) {
         const TestShape* sh = &TEST_SHAPES[i];
         if (only != NULL && strcmp(sh->name, only) != 0) continue;
