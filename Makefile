@@ -171,15 +171,16 @@ else
 NVCC_DIST_NOTE = for one GPU (no $(if $(MPICC),nccl.h,mpicc): no multi-GPU runs)
 endif
 
+# the CPU reference the CUDA test compares against, compiled as C by the C compiler
+# (also linked into the emulated test, which needs no nvcc)
+build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 ifneq ($(NVCC),)
 train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
 	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) $(VERSION_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
-
-# the CPU reference the CUDA test compares against, compiled as C by the C compiler
-build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)
-	@mkdir -p build
-	$(CC) $(CFLAGS) -c -o $@ $<
 
 test_gpt2cu: test_gpt2.cu build/gpt2_cpu_reference.o $(CUDA_HEADERS) $(LLMC_HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< build/gpt2_cpu_reference.o $(NVCC_LDLIBS)
@@ -190,6 +191,45 @@ else
 $(CUDA_PROGRAMS):
 	@echo "skipping $@: nvcc not found (install the CUDA toolkit or set NVCC=/path/to/nvcc)"
 endif
+
+# ---------------------------------------------------------------------------
+# the CUDA programs on the CPU (dev/cuda_emu, doc/cuda.md): the .cu/.cuh sources with their
+# kernel launches translated (translate.py), compiled as C++ by g++ against an emulated
+# runtime, cuBLAS and cuBLASLt. Checks logic, indexing and synchronisation, not speed.
+#   build/emu/test_gpt2_emu, build/emu/test_gpt2fp32_emu   test_gpt2.cu, bf16 and fp32
+#   build/emu/test_cuda_emu                                 the emulator's own test
+#   make test-cuda-emu   their full runs (the quick runs are cases of make test)
+CXX_EMU ?= g++
+EMU_CXXFLAGS = -O2 -march=native -std=c++17 -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter \
+               -Wno-missing-field-initializers -Idev/cuda_emu/include -Ibuild/emu -I. -Illmc
+EMU_SOURCES = dev/cuda_emu/cuda_emu.h dev/cuda_emu/cuda_emu.cpp dev/cuda_emu/translate.py $(wildcard dev/cuda_emu/include/*.h)
+
+build/emu/cuda_emu.o: $(EMU_SOURCES)
+	@mkdir -p build/emu
+	$(CXX_EMU) $(EMU_CXXFLAGS) -c -o $@ dev/cuda_emu/cuda_emu.cpp
+
+build/emu/test_gpt2.cu: test_gpt2.cu $(CUDA_HEADERS) $(EMU_SOURCES)
+	python3 dev/cuda_emu/translate.py build/emu test_gpt2.cu $(CUDA_HEADERS)
+
+build/emu/test_gpt2_emu: build/emu/test_gpt2.cu build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(LLMC_HEADERS)
+	$(CXX_EMU) $(EMU_CXXFLAGS) -x c++ $< -x none -o $@ build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(BLAS_LIBS) $(LDLIBS)
+
+build/emu/test_gpt2fp32_emu: build/emu/test_gpt2.cu build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(LLMC_HEADERS)
+	$(CXX_EMU) $(EMU_CXXFLAGS) -DENABLE_FP32 -x c++ $< -x none -o $@ build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(BLAS_LIBS) $(LDLIBS)
+
+# the emulator's own test (case 68): what it must catch
+build/emu/dev/cuda_emu/test_cuda_emu.cu: dev/cuda_emu/test_cuda_emu.cu $(EMU_SOURCES)
+	python3 dev/cuda_emu/translate.py build/emu dev/cuda_emu/test_cuda_emu.cu
+
+build/emu/test_cuda_emu: build/emu/dev/cuda_emu/test_cuda_emu.cu build/emu/test_gpt2.cu build/emu/cuda_emu.o
+	$(CXX_EMU) $(EMU_CXXFLAGS) -x c++ $< -x none -o $@ build/emu/cuda_emu.o $(LDLIBS)
+
+EMU_PROGRAMS = build/emu/test_gpt2_emu build/emu/test_gpt2fp32_emu build/emu/test_cuda_emu
+cuda-emu: $(EMU_PROGRAMS)
+
+# the full runs: every check of test_gpt2.cu, both builds, threads and blocks in both orders
+test-cuda-emu: $(EMU_PROGRAMS)
+	@dev/cuda_emu/run_full.sh
 
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
@@ -255,7 +295,7 @@ test:
 	@dev/setup/install_deps.sh test
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda
+test-run: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda $(EMU_PROGRAMS)
 	@dev/test/run_tests.sh
 
 # the unit tests and a short training run (one process, two MPI ranks) under ASan, LSan
@@ -293,4 +333,4 @@ clean:
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all cuda data train train-run test test-run sanitize fuzz clean distclean
+.PHONY: all cuda cuda-emu test-cuda-emu data train train-run test test-run sanitize fuzz clean distclean
