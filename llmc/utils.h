@@ -76,12 +76,17 @@ static char bs_die_prefix[32];
 
 static inline void die_at(const char* file, int line, const char* fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
 static inline void die_at(const char* file, int line, const char* fmt, ...) {
+    // one write of the whole line: stderr is unbuffered, and the ranks of an MPI run share
+    // it, so printing it in pieces lets another process's output land inside the line
+    char msg[BS_ERROR_MAX + 256];
+    int n = snprintf(msg, sizeof(msg), "%serror: ", bs_die_prefix);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%serror: ", bs_die_prefix);
-    vfprintf(stderr, fmt, ap);
+    if (n >= 0 && n < (int)sizeof(msg)) n += vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " [%s:%d]\n", file, line);
+    if (n >= 0 && n < (int)sizeof(msg)) snprintf(msg + n, sizeof(msg) - (size_t)n, " [%s:%d]\n", file, line);
+    else snprintf(msg + sizeof(msg) - 2, 2, "\n");
+    fputs(msg, stderr);
     exit(EXIT_FAILURE);
 }
 #define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
