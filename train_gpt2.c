@@ -88,7 +88,10 @@ static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* 
     // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
     BszOptions coded = bsz_default_options();
     coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
-    return train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
+    int rc = train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
+    if (rc != BS_OK) return rc;
+    rc = train_checkpoint_remove_old_states(dir, pr->step, args->keep_states, stdout); // -nk
+    return rc < 0 ? rc : BS_OK;
 }
 
 // restores the model, the optimizer and the progress from a training state file, and the

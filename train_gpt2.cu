@@ -59,14 +59,13 @@ static float validation_loss(GPT2Cuda* model, DataLoader* val, int max_batches) 
 static void print_sample(GPT2Cuda* model, const Tokenizer* tok, int gen_tokens, int max_T, Rng* rng) {
     int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
     int* ids = (int*)malloc_or_die((size_t)(gen_tokens + 1) * sizeof(int));
-    float* logits = (float*)malloc_or_die((size_t)max_T * Vp * sizeof(float));
+    float* row = (float*)malloc_or_die((size_t)Vp * sizeof(float)); // the last position's logits
     ids[0] = V > GPT2_EOT ? GPT2_EOT : 0;
     for (int t = 1; t <= gen_tokens; t++) {
         // the model sees the last max_T tokens (the window slides past the batch length)
         int start = t > max_T ? t - max_T : 0, len = t - start;
         gpt2cuda_forward(model, ids + start, NULL, 1, len, 0.0f);
-        gpt2cuda_get_logits(model, logits);
-        const float* row = logits + (size_t)(len - 1) * Vp;
+        gpt2cuda_get_last_logits(model, 0, row);
         float mx = row[0];
         for (int v = 1; v < V; v++) mx = fmaxf(mx, row[v]);
         double sum = 0.0;
@@ -81,7 +80,7 @@ static void print_sample(GPT2Cuda* model, const Tokenizer* tok, int gen_tokens, 
         ids[t] = next;
     }
     train_report_sample(tok, ids, gen_tokens);
-    free(logits);
+    free(row);
     free(ids);
 }
 
@@ -281,7 +280,8 @@ int main(int argc, char** argv) {
             if (dist.rank == 0) {
                 BszOptions bsz = bsz_default_options();
                 bsz.delta = args.rate_delta; // -ld: the coded checkpoint's Delta, as on the CPU
-                if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
+                if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK ||
+                    train_checkpoint_remove_old_states(args.output_dir, step, args.keep_states, stdout) < 0) // -nk
                     die("%s", bs_error());
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
                 // codec: the size report of the final model
@@ -326,6 +326,7 @@ int main(int argc, char** argv) {
     free(host_params);
     free(host_m);
     free(host_v);
+    if (dist.rank == 0) matmul_paths_print(&ctx, "train_gpt2cu");
     dist_nccl_free(&nccl);
     gpt2cuda_free(&model);
     cuda_context_free(&ctx);

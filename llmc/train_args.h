@@ -49,6 +49,7 @@ typedef struct {
     int sample_every;          // -s
     int gen_tokens;            // -g
     int checkpoint_every;      // -n
+    int keep_states;           // -nk: keep the newest this many state_*.bin (0: all); models are kept at every checkpoint
     float checkpoint_minutes;  // -nm: also write a checkpoint when this many minutes passed since the last (0: off)
     int overwrite;             // -ow 1: a new run removes another run's files from -o first (run_config.h)
     int log_every;             // -pe: print the progress line every this many steps
@@ -93,6 +94,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->sample_every = 0;
     a->gen_tokens = 64;
     a->checkpoint_every = 0;
+    a->keep_states = 2;
     a->checkpoint_minutes = 5.0f; // a kill loses at most 5 minutes of training; why 5: doc/train_cpu.md, Resume
     a->log_every = 1;
     a->seed = 1337;
@@ -153,6 +155,7 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-g", ARG_INT, &a->gen_tokens, 0, 65536, "tokens per sample (0: no samples)");
     ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write a checkpoint (model_*.bin, model_*.bsz, state_*.bin) every this many steps (0: by -nm only), and at the end");
     ARG("-nm", ARG_FLOAT, &a->checkpoint_minutes, 0, 1e6, "also write a checkpoint when this many minutes passed since the last one, so a killed run resumes (-y 1) losing at most that (0: off)");
+    ARG("-nk", ARG_INT, &a->keep_states, 0, 1 << 30, "keep the newest this many training states state_*.bin, removing older ones (0: keep all); model_*.bin and .bsz are kept at every checkpoint");
     ARG("-pe", ARG_INT, &a->log_every, 1, 1 << 30, "print the progress line every this many steps");
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");

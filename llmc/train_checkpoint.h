@@ -154,6 +154,52 @@ static inline int train_checkpoint_print_coded_report(FILE* out, const char* dir
     return rc;
 }
 
+// Checkpoint volume: a state (params and both moments, 3x the model) is what resuming
+// needs, and only the newest one is read. After the checkpoint of `step`, this keeps the
+// newest `keep` states with N <= step and removes the older ones (keep 0: all are kept),
+// printing each to `report` (NULL: quiet). States of steps above `step` (another run's in
+// the same directory) and every model_*.bin / .bsz are left alone. Returns how many it
+// removed, or a negative status.
+static inline int train_checkpoint_remove_old_states(const char* dir, int step, int keep, FILE* report) {
+    if (keep <= 0) return 0;
+    DIR* d = opendir(dir);
+    if (d == NULL) return bs_error_set(BS_EIO, "%s: cannot open the directory (%s)", dir, strerror(errno));
+    int* steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        int s = -1;
+        char tail[8] = {0};
+        if (strlen(e->d_name) != 18 || sscanf(e->d_name, "state_%8d%4s", &s, tail) != 2 || strcmp(tail, ".bin") != 0 ||
+            s < 0 || s > step)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int* grown = (int*)realloc(steps, cap * sizeof(int));
+            if (grown == NULL) { free(steps); closedir(d); return bs_error_set(BS_ENOMEM, "%s: out of memory", dir); }
+            steps = grown;
+        }
+        steps[n++] = s;
+    }
+    closedir(d);
+    int removed = 0, rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t newer = 0; // states of this run's range newer than steps[i]
+        for (size_t k = 0; k < n; k++) newer += steps[k] > steps[i];
+        if (newer < (size_t)keep) continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, steps[i]);
+        if (remove(path) != 0) {
+            rc = bs_error_set(BS_EIO, "%s: cannot remove an old state (%s)", path, strerror(errno));
+            break;
+        }
+        removed++;
+        if (report != NULL) fprintf(report, "removed %s (the last %d states are kept, flag -nk)\n", path, keep);
+    }
+    free(steps);
+    return rc != 0 ? rc : removed;
+}
+
 // the highest N of <dir>/state_N.bin, or -1 when there is none
 static inline int train_checkpoint_latest(const char* dir) {
     DIR* d = opendir(dir);
