@@ -15,9 +15,9 @@
 
  Resume (-y 1) compares the state's configuration with this run's: every key must have the
  same value except those in RUN_CONFIG_FREE, which do not change what a step computes
- (-x extends or shortens the run, -v -m -s -g -pe what is measured and printed, -n -nm
- when states are written, -o -y -ow -tok where files are, -wmax what loads, -z how ranks share the optimizer
- step, bit for bit the same); the paths -i -j may change when the files' CRCs do not. The
+ (-x extends or shortens the run, -v -m -s -g -pe what is measured and printed, -n -nm -nk
+ when states are written and kept, -o -y -ow -tok where files are, -wmax what loads, -z how
+ ranks share the optimizer step, bit for bit the same); the paths -i -j may change when the files' CRCs do not. The
  error names every key that differs, with both values. A key one side lacks (a flag added
  since the state was written) is not compared.
 
@@ -53,7 +53,7 @@ typedef struct {
 
 // keys a resume may change (see the top of this file)
 static const char* const RUN_CONFIG_FREE[] = {"program", "version", "model", "world", "-i", "-j", "-o", "-y", "-x",
-                                              "-v", "-m", "-s", "-g", "-n", "-nm", "-pe", "-tok", "-z", "-ow", "-wmax",
+                                              "-v", "-m", "-s", "-g", "-n", "-nm", "-nk", "-pe", "-tok", "-z", "-ow", "-wmax",
                                               NULL};
 
 static inline int run_config_is_free(const char* key) {
