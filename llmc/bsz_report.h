@@ -232,7 +232,8 @@ static inline void bsz_report_json_row(FILE* out, const BszReportRow* r) {
     fprintf(out, "], \"huffman_bits\": %.6f, \"entropy_bits\": %.6f, \"file_bits\": %.6f}", r->huffman_bits, r->entropy_bits, r->file_bits);
 }
 
-static inline void bsz_report_print_json(FILE* out, const BszReport* rep) {
+// the report as one JSON object; per_tensor 0 leaves out the "tensors" list (bsz info --total)
+static inline void bsz_report_print_json(FILE* out, const BszReport* rep, int per_tensor) {
     const GPT2Config* c = &rep->config;
     double n = (double)rep->total.params;
     fprintf(out, "{\"config\": {\"max_seq_len\": %d, \"vocab_size\": %d, \"padded_vocab_size\": %d, \"num_layers\": %d, "
@@ -246,6 +247,10 @@ static inline void bsz_report_print_json(FILE* out, const BszReport* rep) {
         fprintf(out, "%s\"%s\": %llu", s ? ", " : "", bsz_section_tags[s], (unsigned long long)rep->section_bytes[s]);
     fprintf(out, "},\n \"total\": ");
     bsz_report_json_row(out, &rep->total);
+    if (!per_tensor) {
+        fprintf(out, "}\n");
+        return;
+    }
     fprintf(out, ",\n \"tensors\": [\n");
     for (int t = 0; t < rep->num_rows; t++) {
         fprintf(out, "  ");
