@@ -80,10 +80,13 @@ typedef struct {
 // model_<step>.bin, model_<step>.bsz and state_<step>.bin (with BackSlash's moments)
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
     TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len, pr->world_size};
-    // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
-    BszOptions coded = bsz_default_options();
-    coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
-    return train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
+    // codec (doc/format.md): the coded model, quantized at -ld (-bc, -br), beside the full-precision state
+    BszOptions coded;
+    uint8_t* rows = NULL;
+    int rc = train_checkpoint_bsz_options(args, &model->config, &coded, &rows);
+    if (rc == BS_OK) rc = train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
+    free(rows);
+    return rc;
 }
 
 // restores the model, the optimizer and the progress from a training state file
