@@ -15,13 +15,17 @@ CFLAGS_OPT ?= -O3 -march=native
 CFLAGS = $(CFLAGS_OPT) -std=gnu11 -fopenmp -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration
 LDLIBS = -lm
 
+# the prepared data (doc/data.md; rules below): defined before any rule names it, since make
+# expands a rule's prerequisites when it reads the rule
+DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
+
 # headers every program depends on (a change rebuilds everything, which takes seconds)
 LLMC_HEADERS = $(wildcard llmc/*.h)
 
 # ---------------------------------------------------------------------------
 # CPU programs
 
-CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2
+CPU_PROGRAMS = tokenizer bsz train_gpt2 test_gpt2 eval_gpt2 generate vocab
 all: $(CPU_PROGRAMS)
 
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
@@ -65,19 +69,17 @@ train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
+# a vocabulary that fits the data (./vocab remap) and count-model reference losses (./vocab ref)
+vocab: vocab.c llmc/token_vocab.h llmc/tokenfile.h llmc/utils.h
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
 # the val loss of a saved model, optionally pruned (-p) or quantized (-q) (doc/results.md)
 eval_gpt2: eval_gpt2.c $(LLMC_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
-# `make train`: a 6-layer, 384-wide GPT-2 (30 M parameters) from scratch on the corpus,
-# a few minutes on 2 cores; prints the val loss and a sample at the end, writes out/train/
-# (log.csv, model_*.bin, state_*.bin). TRAIN_FLAGS adds or overrides flags.
-# BackSlash is on at lambda 1000 (decoupled; doc/backslash.md says how it was chosen):
-# TRAIN_FLAGS="-l 0" trains without it.
-TRAIN_OUT ?= out/train
-TRAIN_FLAGS ?=
-train: train_gpt2 $(DATA_FILES)
-	./train_gpt2 -e d6 -b 8 -t 128 -x 200 -lr 1e-3 -u 20 -q 0.1 -c 0.1 -v 50 -m 20 -g 96 -pe 10 -l 1000 -o $(TRAIN_OUT) $(TRAIN_FLAGS)
+# text from a saved model (doc/generate.md): weights in sparse or dense in-memory forms, KV cache
+generate: generate.c $(LLMC_HEADERS)
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 # training-step timer for scripts/bench_cpu.sh
 build/bench_gpt2_cpu: dev/bench/bench_gpt2_cpu.c $(LLMC_HEADERS)
@@ -98,7 +100,6 @@ test_gpt2: test_gpt2.c $(LLMC_HEADERS)
 NODE_MODULES = .cache/packages/node_modules
 PACKAGES_STAMP = .cache/packages/installed.stamp
 DOCS_STAMP = .cache/docs/extracted.stamp
-DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
 TOKENIZE_SOURCES = dev/data/tokenize_documents.c $(TOKENIZER_HEADERS) llmc/tokenfile.h llmc/labeled_tokens.h llmc/crc32.h
 
 data: $(DATA_FILES)
@@ -181,7 +182,8 @@ endif
 
 # every dev/test/test_*.c is a unit-test program (one that needs more than the pattern rule
 # below gets its own rule)
-TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)) dev/test/bin/test_dggr_scalar
+TEST_BINS = $(patsubst dev/test/%.c,dev/test/bin/%,$(wildcard dev/test/test_*.c)) dev/test/bin/test_dggr_scalar \
+            dev/test/bin/test_weight_form_ref
 
 # the layer tests call the OpenBLAS fast paths
 dev/test/bin/test_cpu_kernels: dev/test/test_cpu_kernels.c $(LLMC_HEADERS)
@@ -193,17 +195,53 @@ dev/test/bin/test_dggr_scalar: dev/test/test_dggr.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -DFASTPOW_NO_AVX512 -o $@ $< $(LDLIBS)
 
+# the weight forms without their AVX-512 kernels: wf_matvec is the reference C
+dev/test/bin/test_weight_form_ref: dev/test/test_weight_form.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -DWF_NO_AVX512 -o $@ $< $(LDLIBS)
+
 # the classifier's gradient check runs the model (OpenBLAS fast path)
 dev/test/bin/test_classifier: dev/test/test_classifier.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
+# ./generate's model against the training forward (OpenBLAS); small blocks, so that a short
+# prompt crosses block boundaries
+dev/test/bin/test_gpt2_infer: dev/test/test_gpt2_infer.c $(LLMC_HEADERS)
+	@mkdir -p dev/test/bin
+	$(CC) $(CFLAGS) -DGPT2_INFER_BLOCK=8 -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
 dev/test/bin/%: dev/test/%.c $(LLMC_HEADERS)
 	@mkdir -p dev/test/bin
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-# the data step runs first: the tokenizer's tests compare against the fetched packages
-test: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda
+# ---------------------------------------------------------------------------
+# the two commands of README.md. Each first installs the Debian packages it needs when some
+# are missing (dev/setup/install_deps.sh; BACKSLASH_NO_INSTALL=1 skips that), then runs
+# itself again in a new make, which sees what was just installed (mpicc, the OpenBLAS build).
+
+# `make train`: a 6-layer, 384-wide GPT-2 (30 M parameters) from scratch on the corpus,
+# a few minutes on 2 cores; prints the val loss and a sample at the end, writes out/train/
+# (run.json, log.csv, model_*.bin, model_*.bsz, state_*.bin). TRAIN_FLAGS adds or overrides
+# flags. BackSlash is on at lambda 1000 (coupled; doc/backslash.md says how it was chosen):
+# TRAIN_FLAGS="-l 0" trains without it. -y 1: a killed `make train` continues where its last state
+# was written; with other flags it refuses (the run directory holds another run): TRAIN_OUT=out/other.
+TRAIN_OUT ?= out/train
+TRAIN_FLAGS ?=
+train:
+	@dev/setup/install_deps.sh train
+	@$(MAKE) --no-print-directory train-run
+
+train-run: train_gpt2 $(DATA_FILES)
+	./train_gpt2 -e d6 -b 8 -t 128 -x 200 -lr 1e-3 -u 20 -q 0.1 -c 0.1 -v 50 -m 20 -g 96 -pe 10 -l 1000 -o $(TRAIN_OUT) -y 1 $(TRAIN_FLAGS)
+
+# `make test`: the data step runs first (the tokenizer's tests compare against the fetched
+# packages), then every program, then dev/test/run_tests.sh
+test:
+	@dev/setup/install_deps.sh test
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda
 	@dev/test/run_tests.sh
 
 # libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
@@ -223,4 +261,4 @@ clean:
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all cuda data train test fuzz clean distclean
+.PHONY: all cuda data train train-run test test-run fuzz clean distclean

@@ -253,9 +253,9 @@ static int cmd_export(int argc, char** argv) {
     for (uint64_t i = 0; i < total; i++) {
         uint8_t b[4];
         store_u32le(b, (uint32_t)v[i]); // two's complement: the low bytes are the narrow value
-        if (fwrite(b, 1, (size_t)width, out) != (size_t)width) die("%s: write error", argv[2]);
+        if (fwrite(b, 1, (size_t)width, out) != (size_t)width) die("%s: write error (%s)", argv[2], strerror(errno));
     }
-    if (fclose(out) != 0) die("%s: write error", argv[2]);
+    if (fclose(out) != 0) die("%s: write error (%s)", argv[2], strerror(errno));
     printf("%s: %llu %s as %s%d\n", argv[2], (unsigned long long)total, want_q ? "quantized values" : "indices",
            want_q ? "int" : "uint", 8 * width);
     free(v);

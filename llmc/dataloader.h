@@ -55,9 +55,25 @@ static inline void dataloader_free(DataLoader* dl) {
     memset(dl, 0, sizeof(*dl));
 }
 
-// B rows of shard `shard` of global batches of num_shards B rows (1, 0: the whole batch)
-static inline int dataloader_init_shard(DataLoader* dl, const char* path, int B, int T, int vocab_size, int mode,
-                                        uint64_t seed, int num_shards, int shard) {
+// every token of the file below vocab_size, the vocabulary of `model` (the file or spec it
+// came from, or NULL): the message names both files, since either can be the wrong one
+static inline int dataloader_check_vocab(const DataLoader* dl, int vocab_size, const char* model) {
+    for (size_t i = 0; i < dl->num_tokens; i++) {
+        if (dl->tokens[i] < vocab_size) continue;
+        if (model == NULL)
+            return bs_error_set(BS_EFORMAT, "%s: token %zu is id %u, outside the model's vocabulary [0, %d)", dl->path, i,
+                                (unsigned)dl->tokens[i], vocab_size);
+        return bs_error_set(BS_EFORMAT, "%s: vocab_size %d does not cover the tokens of %s (token %zu is id %u; GPT-2's "
+                            "vocabulary is 50257): the model's header or the token file is wrong", model, vocab_size,
+                            dl->path, i, (unsigned)dl->tokens[i]);
+    }
+    return BS_OK;
+}
+
+// B rows of shard `shard` of global batches of num_shards B rows (1, 0: the whole batch);
+// `model` names where vocab_size came from, for the message of a token outside it (NULL: "the model")
+static inline int dataloader_init_shard(DataLoader* dl, const char* path, int B, int T, int vocab_size, const char* model,
+                                        int mode, uint64_t seed, int num_shards, int shard) {
     memset(dl, 0, sizeof(*dl));
     snprintf(dl->path, sizeof(dl->path), "%s", path);
     if (B < 1 || T < 1) return bs_error_set(BS_EINVAL, "%s: batch %dx%d must be at least 1x1", path, B, T);
@@ -71,13 +87,9 @@ static inline int dataloader_init_shard(DataLoader* dl, const char* path, int B,
         dataloader_free(dl);
         return BS_EFORMAT;
     }
-    for (size_t i = 0; i < dl->num_tokens; i++) {
-        if (dl->tokens[i] >= vocab_size) {
-            bs_error_set(BS_EFORMAT, "%s: token %zu is id %u, outside the model's vocabulary [0, %d)", path, i,
-                         (unsigned)dl->tokens[i], vocab_size);
-            dataloader_free(dl);
-            return BS_EFORMAT;
-        }
+    if ((rc = dataloader_check_vocab(dl, vocab_size, model)) != BS_OK) {
+        dataloader_free(dl);
+        return rc;
     }
     dl->B = B;
     dl->T = T;
@@ -95,7 +107,7 @@ static inline int dataloader_init_shard(DataLoader* dl, const char* path, int B,
 }
 
 static inline int dataloader_init(DataLoader* dl, const char* path, int B, int T, int vocab_size, int mode, uint64_t seed) {
-    return dataloader_init_shard(dl, path, B, T, vocab_size, mode, seed, 1, 0);
+    return dataloader_init_shard(dl, path, B, T, vocab_size, NULL, mode, seed, 1, 0);
 }
 
 // number of whole sequential (global) batches in the file

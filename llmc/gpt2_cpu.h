@@ -163,20 +163,22 @@ static inline int gpt2_init_random(GPT2* model, const GPT2Config* config, uint64
     return BS_OK;
 }
 
-// A model shape from a short spec, as -e takes it: "d<L>[w<C>][h<NH>][t<maxT>]". Without
+// A model shape from a short spec, as -e takes it: "d<L>[w<C>][h<NH>][t<maxT>][v<V>]". Without
 // w/h the GPT-2 family's width and heads for that depth: d6 384/6, d12 768/12 (124M),
 // d24 1024/16, d36 1280/20, d48 1600/25, other depths 64 L wide with 64-wide heads.
-// maxT defaults to 1024; the vocabulary is GPT-2's 50257, padded to 50304.
+// maxT defaults to 1024; the vocabulary V defaults to GPT-2's 50257 (padded to 50304); a
+// smaller V is for token files remapped to the training split's most frequent ids
+// (./vocab remap, doc/data.md), at most 65536 since token files hold uint16 ids.
 // Returns BS_EINVAL (message names the spec) when it is not such a spec.
 static inline int gpt2_config_from_spec(const char* spec, GPT2Config* c) {
     if (spec == NULL || spec[0] != 'd') return bs_error_set(BS_EINVAL, "model spec '%s' does not start with d<layers>", spec ? spec : "");
-    long vals[4] = {0, 0, 0, 1024}; // d w h t
-    const char* keys = "dwht";
+    long vals[5] = {0, 0, 0, 1024, 50257}; // d w h t v
+    const char* keys = "dwhtv";
     const char* p = spec;
     int seen = 0;
     while (*p) {
         const char* k = strchr(keys, *p);
-        if (k == NULL || *k == 0) return bs_error_set(BS_EINVAL, "model spec '%s': unexpected '%c' (expected d<L>[w<C>][h<NH>][t<maxT>])", spec, *p);
+        if (k == NULL || *k == 0) return bs_error_set(BS_EINVAL, "model spec '%s': unexpected '%c' (expected d<L>[w<C>][h<NH>][t<maxT>][v<V>])", spec, *p);
         int idx = (int)(k - keys);
         if (seen & (1 << idx)) return bs_error_set(BS_EINVAL, "model spec '%s': '%c' given twice", spec, *p);
         seen |= 1 << idx;
@@ -198,8 +200,9 @@ static inline int gpt2_config_from_spec(const char* spec, GPT2Config* c) {
     c->channels = (int)C;
     c->num_heads = (int)NH;
     c->max_seq_len = (int)vals[3];
-    c->vocab_size = 50257;
-    c->padded_vocab_size = gpt2_padded_vocab(50257);
+    if (vals[4] < 2 || vals[4] > 65536) return bs_error_set(BS_EINVAL, "model spec '%s': vocabulary v%ld outside [2, 65536] (token files hold uint16 ids)", spec, vals[4]);
+    c->vocab_size = (int)vals[4];
+    c->padded_vocab_size = gpt2_padded_vocab((int)vals[4]);
     return gpt2_config_validate(c, spec);
 }
 

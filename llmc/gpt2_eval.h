@@ -20,8 +20,10 @@ static inline size_t gpt2_validation_batches(const DataLoader* val, int max_batc
     return max_batches > 0 && (size_t)max_batches < n ? (size_t)max_batches : n;
 }
 
-// mean loss over the first max_batches batches of `val` (rewound first) into *loss
-static inline int gpt2_validation_loss(GPT2* model, DataLoader* val, int max_batches, float* loss) {
+// mean loss over the first max_batches batches of `val` (rewound first) into *loss; with
+// per_batch (gpt2_validation_batches entries) also each batch's mean loss, for paired
+// standard errors between models evaluated on the same batches
+static inline int gpt2_validation_losses(GPT2* model, DataLoader* val, int max_batches, float* loss, double* per_batch) {
     size_t n = gpt2_validation_batches(val, max_batches);
     if (n == 0) return bs_error_set(BS_EINVAL, "the validation data has no complete batch of %dx%d", val->B, val->T);
     dataloader_reset(val);
@@ -31,9 +33,14 @@ static inline int gpt2_validation_loss(GPT2* model, DataLoader* val, int max_bat
         int rc = gpt2_forward(model, val->inputs, val->targets, val->B, val->T);
         if (rc != BS_OK) return rc;
         sum += model->mean_loss;
+        if (per_batch != NULL) per_batch[i] = model->mean_loss;
     }
     *loss = (float)(sum / (double)n);
     return BS_OK;
+}
+
+static inline int gpt2_validation_loss(GPT2* model, DataLoader* val, int max_batches, float* loss) {
+    return gpt2_validation_losses(model, val, max_batches, loss, NULL);
 }
 
 #endif // LLMC_GPT2_EVAL_H

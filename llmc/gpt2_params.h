@@ -24,6 +24,7 @@
 #ifndef LLMC_GPT2_PARAMS_H
 #define LLMC_GPT2_PARAMS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -167,6 +168,43 @@ static inline void gpt2_tensor_table(const GPT2Config* c, GPT2Tensor* out) {
             t->offset = offsets[g] + (size_t)l * t->numel;
         }
     }
+}
+
+// ----------------------------------------------------------------------------
+// loaded weights: finite and of a sane magnitude
+
+// The default limit on |w| for loaded weights (-wmax). Trained GPT-2 weights are O(1)
+// (initialised at std 0.02, layernorm gains near 1); flipping the top exponent bit of
+// such a weight gives ~1e36, and a NaN or inf breaks the loss at once. llm.c's format has
+// no checksum, so this check is what catches a damaged file before training on it.
+#define GPT2_DEFAULT_MAX_ABS_WEIGHT 1e4
+
+// BS_OK when every weight is finite with |w| <= max_abs (max_abs 0: no check); otherwise
+// BS_EFORMAT naming `what` (the file), the first bad weight's tensor, element and value,
+// how many there are, and the flag that accepts them
+static inline int gpt2_params_check(const GPT2Config* c, const float* params, double max_abs, const char* what) {
+    if (max_abs <= 0.0) return BS_OK;
+    size_t n = gpt2_num_params(c), bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(fabs((double)params[i]) <= max_abs)) { // NaN fails the comparison too
+            if (bad++ == 0) first = i;
+        }
+    }
+    if (bad == 0) return BS_OK;
+    int nt = gpt2_num_tensors(c);
+    GPT2Tensor* table = (GPT2Tensor*)malloc((size_t)nt * sizeof(GPT2Tensor));
+    if (table == NULL) return bs_error_set(BS_ENOMEM, "%s: out of memory", what);
+    gpt2_tensor_table(c, table);
+    int t = 0;
+    while (t + 1 < nt && first >= table[t + 1].offset) t++;
+    size_t e = first - table[t].offset;
+    int rc = bs_error_set(BS_EFORMAT, "%s: tensor %s, element %zu (row %zu, column %zu of %dx%d), is %g (%zu weight(s) "
+                          "not finite or above |w| = %g): refused as damaged (flag -wmax sets the limit, -wmax 0 "
+                          "accepts any value)", what, table[t].name, e, e / (size_t)table[t].shape[1],
+                          e % (size_t)table[t].shape[1], table[t].shape[0], table[t].shape[1], (double)params[first],
+                          bad, max_abs);
+    free(table);
+    return rc;
 }
 
 #endif // LLMC_GPT2_PARAMS_H

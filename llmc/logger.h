@@ -58,10 +58,22 @@ static inline int logger_set(Logger* lg, const char* name, double value) {
     return 0;
 }
 
+// the header line "step,loss,...\n" into out (room for LOGGER_MAX_COLUMNS names); its length
+static inline size_t logger_format_header(const Logger* lg, char* out, size_t n) {
+    size_t len = 0;
+    for (int i = 0; i < lg->num_columns && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? "," : "", lg->names[i]);
+    if (len + 1 < n) out[len++] = '\n';
+    return len;
+}
+
+// Rows go to the file with one write() each (bs_append_whole), never through stdio's
+// buffer: a failed write is cut back to the last whole row, and nothing is left in a
+// buffer for a later flush to tear.
 static inline int logger_write_header(Logger* lg) {
-    for (int i = 0; i < lg->num_columns; i++) fprintf(lg->f, "%s%s", i ? "," : "", lg->names[i]);
-    fprintf(lg->f, "\n");
-    return fflush(lg->f) == 0 ? BS_OK : bs_error_set(BS_EIO, "%s: write failed", lg->path);
+    char header[LOGGER_MAX_COLUMNS * (LOGGER_NAME_MAX + 1) + 2];
+    size_t hl = logger_format_header(lg, header, sizeof(header));
+    return bs_append_whole(fileno(lg->f), header, hl, lg->path);
 }
 
 // Opens <dir>/log.csv. resume_step < 0: a new log (an existing one is replaced).
@@ -74,9 +86,7 @@ static inline int logger_open(Logger* lg, const char* dir, int resume_step) {
         uint8_t* old = bs_read_file(lg->path, (size_t)1 << 30, &size);
         if (old != NULL) {
             char header[LOGGER_MAX_COLUMNS * (LOGGER_NAME_MAX + 1) + 2];
-            size_t hl = 0;
-            for (int i = 0; i < lg->num_columns; i++) hl += (size_t)snprintf(header + hl, sizeof(header) - hl, "%s%s", i ? "," : "", lg->names[i]);
-            header[hl++] = '\n';
+            size_t hl = logger_format_header(lg, header, sizeof(header));
             if (size < hl || memcmp(old, header, hl) != 0) {
                 free(old);
                 return bs_error_set(BS_EFORMAT, "%s: its header differs from this run's columns; move it away to resume", lg->path);
@@ -84,16 +94,17 @@ static inline int logger_open(Logger* lg, const char* dir, int resume_step) {
             AtomicFile af;
             int rc = atomic_open(&af, lg->path);
             if (rc != BS_OK) { free(old); return rc; }
-            fwrite(old, 1, hl, af.f);
+            rc = bs_write_exact(af.f, old, hl, af.tmp_path);
             size_t pos = hl;
-            while (pos < size) {
+            while (rc == BS_OK && pos < size) {
                 size_t end = pos;
                 while (end < size && old[end] != '\n') end++;
                 long step = strtol((const char*)old + pos, NULL, 10);
-                if (end < size && step < resume_step) fwrite(old + pos, 1, end + 1 - pos, af.f);
+                if (end < size && step < resume_step) rc = bs_write_exact(af.f, old + pos, end + 1 - pos, af.tmp_path);
                 pos = end + 1;
             }
             free(old);
+            if (rc != BS_OK) { atomic_abort(&af); return rc; }
             if ((rc = atomic_commit(&af)) != BS_OK) return rc;
             lg->f = fopen(lg->path, "ab");
             if (lg->f == NULL) return bs_error_set(BS_EIO, "%s: cannot open for appending (%s)", lg->path, strerror(errno));
@@ -106,20 +117,24 @@ static inline int logger_open(Logger* lg, const char* dir, int resume_step) {
     return logger_write_header(lg);
 }
 
-// writes the current row (unset columns empty) and clears it
+// writes the current row (unset columns empty) and clears it; a row is written whole or
+// not at all (a full disk leaves the log at its last whole row; the message says why)
 static inline int logger_write_row(Logger* lg) {
-    if (lg->f == NULL) return BS_OK;
+    char row[LOGGER_MAX_COLUMNS * 32 + 2];
+    size_t len = 0;
     for (int i = 0; i < lg->num_columns; i++) {
-        if (i) fputc(',', lg->f);
+        if (i) row[len++] = ',';
         if (lg->is_set[i]) {
             double v = lg->values[i];
-            if (v == floor(v) && fabs(v) < 1e15) fprintf(lg->f, "%.0f", v);
-            else fprintf(lg->f, "%.9g", v);
+            // at most 24 characters: %.0f below 1e15, %.9g otherwise
+            if (v == floor(v) && fabs(v) < 1e15) len += (size_t)snprintf(row + len, sizeof(row) - len, "%.0f", v);
+            else len += (size_t)snprintf(row + len, sizeof(row) - len, "%.9g", v);
         }
         lg->is_set[i] = 0;
     }
-    fputc('\n', lg->f);
-    return fflush(lg->f) == 0 ? BS_OK : bs_error_set(BS_EIO, "%s: write failed", lg->path);
+    row[len++] = '\n';
+    if (lg->f == NULL) return BS_OK;
+    return bs_append_whole(fileno(lg->f), row, len, lg->path);
 }
 
 static inline void logger_close(Logger* lg) {

@@ -30,12 +30,13 @@
 
 // reads and checks the header only; *version gets 3 or 5
 static inline int model_fp32_read_header(const char* path, GPT2Config* config, int* version) {
-    int64_t file_size = bs_file_size(path);
-    if (file_size < 0) return (int)file_size;
-    if (file_size < MODEL_FP32_HEADER_INTS * 4)
+    int64_t file_size = 0;
+    FILE* f = bs_open_regular(path, &file_size);
+    if (f == NULL) return BS_EIO; // the message says why
+    if (file_size < MODEL_FP32_HEADER_INTS * 4) {
+        fclose(f);
         return bs_error_set(BS_EFORMAT, "%s: %lld bytes, too short for an llm.c checkpoint header (1024 bytes)", path, (long long)file_size);
-    FILE* f = fopen(path, "rb");
-    if (f == NULL) return bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno));
+    }
     uint8_t raw[MODEL_FP32_HEADER_INTS * 4];
     int rc = bs_read_exact(f, raw, sizeof(raw), path);
     fclose(f);
@@ -72,8 +73,8 @@ static inline int model_fp32_read(const char* path, GPT2Config* config, float** 
     size_t n = gpt2_num_params(config);
     float* params = (float*)malloc(n * sizeof(float));
     if (params == NULL) return bs_error_set(BS_ENOMEM, "%s: out of memory for %zu parameters", path, n);
-    FILE* f = fopen(path, "rb");
-    if (f == NULL) { free(params); return bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno)); }
+    FILE* f = bs_open_regular(path, NULL);
+    if (f == NULL) { free(params); return BS_EIO; }
     if (fseek(f, MODEL_FP32_HEADER_INTS * 4, SEEK_SET) != 0) {
         fclose(f); free(params);
         return bs_error_set(BS_EIO, "%s: seek failed", path);

@@ -23,13 +23,14 @@
 
 // checks the header of `path` against its size and returns the token count
 static inline int tokenfile_read_header(const char* path, size_t* num_tokens) {
-    int64_t size = bs_file_size(path);
-    if (size < 0) return (int)size;
-    if (size < TOKENFILE_HEADER_BYTES)
+    int64_t size = 0;
+    FILE* f = bs_open_regular(path, &size);
+    if (f == NULL) return BS_EIO; // the message says why
+    if (size < TOKENFILE_HEADER_BYTES) {
+        fclose(f);
         return bs_error_set(BS_EFORMAT, "%s: %lld bytes, too small for a token file (header is %d bytes)",
                             path, (long long)size, TOKENFILE_HEADER_BYTES);
-    FILE* f = fopen(path, "rb");
-    if (f == NULL) return bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno));
+    }
     uint8_t header[TOKENFILE_HEADER_BYTES];
     int rc = bs_read_exact(f, header, sizeof(header), path);
     fclose(f);
@@ -60,8 +61,8 @@ static inline int tokenfile_read(const char* path, uint16_t** tokens, size_t* nu
     if (count > 0) {
         buf = (uint16_t*)malloc(count * sizeof(uint16_t));
         if (buf == NULL) return bs_error_set(BS_ENOMEM, "%s: out of memory for %zu tokens", path, count);
-        FILE* f = fopen(path, "rb");
-        if (f == NULL) { free(buf); return bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno)); }
+        FILE* f = bs_open_regular(path, NULL);
+        if (f == NULL) { free(buf); return BS_EIO; }
         rc = fseek(f, TOKENFILE_HEADER_BYTES, SEEK_SET) == 0 ? BS_OK
              : bs_error_set(BS_EIO, "%s: seek failed (%s)", path, strerror(errno));
         if (rc == BS_OK) rc = bs_read_exact(f, buf, count * sizeof(uint16_t), path);

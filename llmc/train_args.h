@@ -13,12 +13,15 @@
 #ifndef LLMC_TRAIN_ARGS_H
 #define LLMC_TRAIN_ARGS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bsz.h"
 #include "dggr.h"
+#include "gpt2_params.h"
 #include "quantize.h"
+#include "tokenizer.h"
 #include "utils.h"
 
 typedef struct {
@@ -54,6 +57,8 @@ typedef struct {
     int reference_kernels;     // -ref 1: the plain C reference layers only (slow; for checking)
     int zero_stage;            // -z 1: data-parallel runs shard the optimizer step over the ranks (dist.h)
     int classifier;            // -cls 1: fine-tune a sequence classifier on labeled token files (train_gpt2 only)
+    float max_weight;          // -wmax: refuse loaded weights (-e, -y 1) that are not finite or above this in |w| (0: accept any)
+    const char* tokenizer_dir; // -tok: encoder.json and vocab.bpe for the samples (NULL: tokenizer_find_dir's default)
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
@@ -65,6 +70,7 @@ typedef struct {
     // coded checkpoints model_*.bsz (llmc/bsz.h, doc/format.md)
     const char* coded_coder;   // -bc: eg | rans | cabac | auto
     int coded_shared_rows;     // -br 1: the wte rows of tokens absent from -i are stored as one shared row
+    uint64_t given;            // bit i: row i of train_args_table was on the command line (train_args_given)
 } TrainArgs;
 
 static inline void train_args_defaults(TrainArgs* a) {
@@ -92,6 +98,7 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->log_every = 1;
     a->seed = 1337;
     a->random_batches = 1;
+    a->max_weight = (float)GPT2_DEFAULT_MAX_ABS_WEIGHT;
     a->lambda = 0.0f;
     a->rate_eps = DGGR_DEFAULT_EPS;
     a->rate_variant = DGGR_DEFAULT_VARIANT == DGGR_COUPLED ? "coupled" : "decoupled";
@@ -103,7 +110,8 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->coded_shared_rows = 0;
 }
 
-enum { ARG_STRING, ARG_INT, ARG_INT64, ARG_FLOAT };
+// ARG_CHOICE: an int field that also takes a name (choices[i] means i), e.g. -k cosine or -k 0
+enum { ARG_STRING, ARG_INT, ARG_INT64, ARG_FLOAT, ARG_CHOICE };
 
 typedef struct {
     const char* flag;
@@ -111,14 +119,18 @@ typedef struct {
     void* field;
     double min, max;
     const char* help;
+    const char* const* choices; // ARG_CHOICE: the names of 0, 1, ... (NULL-terminated)
 } TrainArgSpec;
 
-#define TRAIN_ARGS_MAX_SPECS 64
+// -k's names, in adamw.h's order (LR_COSINE, LR_LINEAR, LR_CONSTANT)
+static const char* const TRAIN_ARGS_LR_SCHEDULES[] = {"cosine", "linear", "constant", NULL};
+
+#define TRAIN_ARGS_MAX_SPECS 64 // also the bits of TrainArgs.given
 
 // the flag table; returns the number of rows
 static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     int n = 0;
-#define ARG(f, ty, fld, lo, hi, h) t[n++] = (TrainArgSpec){f, ty, (void*)(fld), lo, hi, h}
+#define ARG(f, ty, fld, lo, hi, h) t[n++] = (TrainArgSpec){f, ty, (void*)(fld), lo, hi, h, NULL}
     ARG("-i", ARG_STRING, &a->train_tokens, 0, 0, "training tokens (llm.c token file)");
     ARG("-j", ARG_STRING, &a->val_tokens, 0, 0, "validation tokens (llm.c token file)");
     ARG("-o", ARG_STRING, &a->output_dir, 0, 0, "output directory: log.csv, model_*.bin, state_*.bin (none: write nothing)");
@@ -127,11 +139,12 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B (rows per rank under mpirun: the global batch is B x ranks)");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
-    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches (0: B*T*ranks)");
+    ARG("-d", ARG_INT64, &a->total_batch_tokens, 0, 1LL << 40, "tokens per optimizer step: gradients accumulate over -d/(B*T*ranks) batches, at most 2^20 (0: B*T*ranks)");
     ARG("-lr", ARG_FLOAT, &a->learning_rate, 0, 10, "peak learning rate");
     ARG("-u", ARG_INT, &a->warmup_steps, 0, 1 << 30, "linear warmup steps");
     ARG("-q", ARG_FLOAT, &a->final_lr_frac, 0, 1, "final learning rate as a fraction of the peak");
-    ARG("-k", ARG_INT, &a->lr_schedule, 0, 2, "lr schedule after warmup: 0 cosine, 1 linear, 2 constant");
+    t[n++] = (TrainArgSpec){"-k", ARG_CHOICE, &a->lr_schedule, 0, 2, "lr schedule after warmup: cosine, linear or constant (or 0, 1, 2)",
+                            TRAIN_ARGS_LR_SCHEDULES};
     ARG("-c", ARG_FLOAT, &a->weight_decay, 0, 10, "AdamW weight decay (weight matrices and embeddings only)");
     ARG("-gc", ARG_FLOAT, &a->grad_clip, 0, 1e30, "clip the gradient's global L2 norm to this (0: no clipping)");
     ARG("-b1", ARG_FLOAT, &a->beta1, 0, 0.999999, "AdamW beta1");
@@ -146,11 +159,13 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
     ARG("-ref", ARG_INT, &a->reference_kernels, 0, 1, "1: plain C reference kernels only (slow; for checking)");
     ARG("-z", ARG_INT, &a->zero_stage, 0, 1, "under mpirun: 1 shards the optimizer step (AdamW+DGGR) over the ranks, ZeRO-1 (doc/distributed.md)");
+    ARG("-tok", ARG_STRING, &a->tokenizer_dir, 0, 0, "directory with GPT-2's encoder.json and vocab.bpe, to decode the samples (none: $" TOKENIZER_DIR_ENV ", else " TOKENIZER_PACKAGE_DIR " beside the program, else in the current directory)");
     ARG("-cls", ARG_INT, &a->classifier, 0, 1, "1: fine-tune a classifier (a linear head on the last token's final hidden state, llmc/classifier.h): -i/-j are labeled token files (train/test), each message cut to its first -t tokens; test accuracy over every test message every -v steps (0: at the end only)");
+    ARG("-wmax", ARG_FLOAT, &a->max_weight, 0, 1e30, "refuse loaded weights (-e, -y 1) that are not finite or larger than this in |w|, naming the tensor (0: accept any)");
     // BackSlash (doc/backslash.md)
     ARG("-l", ARG_FLOAT, &a->lambda, 0, 1e12, "BackSlash: lambda, the weight of the DGGR rate R = (1/N) sum (|w|+eps)^nu in the loss (0: plain training)");
     ARG("-le", ARG_FLOAT, &a->rate_eps, 0, 1000, "BackSlash: eps of the rate (soft gradient clipping near w = 0)");
-    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam, the paper), decoupled (shrink after AdamW, the authors' code) or proximal (a shrink that stops at zero)");
+    ARG("-lv", ARG_STRING, &a->rate_variant, 0, 0, "BackSlash: coupled (rate gradient through Adam: the loss read literally), decoupled (shrink after AdamW: the authors' code and text) or proximal (a shrink that stops at zero)");
     ARG("-ls", ARG_STRING, &a->rate_shape, 0, 0, "BackSlash: shape nu: global (one, estimated every step), tensor (one per tensor) or fixed:<nu> (1 = L1, 2 = L2)");
     ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
     ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
@@ -174,6 +189,7 @@ static inline void train_args_usage(FILE* f, const char* prog) {
             case ARG_STRING: snprintf(def, sizeof(def), "%s", *(const char**)t[i].field ? *(const char**)t[i].field : "none"); break;
             case ARG_INT: snprintf(def, sizeof(def), "%d", *(int*)t[i].field); break;
             case ARG_INT64: snprintf(def, sizeof(def), "%lld", *(long long*)t[i].field); break;
+            case ARG_CHOICE: snprintf(def, sizeof(def), "%s", t[i].choices[*(int*)t[i].field]); break;
             default: snprintf(def, sizeof(def), "%g", *(float*)t[i].field); break;
         }
         fprintf(f, "  %-6s %s (default %s)\n", t[i].flag, t[i].help, def);
@@ -197,7 +213,8 @@ static inline void train_args_describe(const TrainArgs* a, char* out, size_t n) 
                 w = snprintf(out + len, n - len, "%s %s\n", t[i].flag, v ? v : "none");
                 break;
             }
-            case ARG_INT: w = snprintf(out + len, n - len, "%s %d\n", t[i].flag, *(int*)t[i].field); break;
+            case ARG_INT:
+            case ARG_CHOICE: w = snprintf(out + len, n - len, "%s %d\n", t[i].flag, *(int*)t[i].field); break;
             case ARG_INT64: w = snprintf(out + len, n - len, "%s %lld\n", t[i].flag, *(long long*)t[i].field); break;
             default: w = snprintf(out + len, n - len, "%s %.9g\n", t[i].flag, (double)*(float*)t[i].field); break;
         }
@@ -215,7 +232,7 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
         if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) return 1;
         const TrainArgSpec* s = NULL;
         for (int k = 0; k < n; k++)
-            if (strcmp(flag, t[k].flag) == 0) s = &t[k];
+            if (strcmp(flag, t[k].flag) == 0) { s = &t[k]; a->given |= 1ull << k; }
         if (s == NULL) return bs_error_set(BS_EINVAL, "unknown flag %s", flag);
         if (i + 1 >= argc) return bs_error_set(BS_EINVAL, "flag %s needs a value", flag);
         const char* val = argv[++i];
@@ -233,6 +250,20 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
                 if (s->type == ARG_INT) *(int*)s->field = (int)iv;
                 else *(long long*)s->field = iv;
                 break;
+            case ARG_CHOICE: {
+                int found = -1;
+                for (int c = 0; s->choices[c] != NULL; c++)
+                    if (strcmp(val, s->choices[c]) == 0) found = c;
+                if (found < 0 && parse_int(val, (long long)s->min, (long long)s->max, &iv)) found = (int)iv;
+                if (found < 0) {
+                    char names[128] = "";
+                    for (int c = 0; s->choices[c] != NULL; c++)
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s (%d)", c ? ", " : "", s->choices[c], c);
+                    return bs_error_set(BS_EINVAL, "flag %s: '%s' is not one of %s", flag, val, names);
+                }
+                *(int*)s->field = found;
+                break;
+            }
             default:
                 if (!parse_float(val, s->min, s->max, &fv))
                     return bs_error_set(BS_EINVAL, "flag %s: '%s' is not a number in [%g, %g]", flag, val, s->min, s->max);
@@ -249,15 +280,42 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }
 
+// the most batches one optimizer step accumulates (-d): the count is an int, and a step of
+// more than a million forward/backward passes is a mistyped -d, not a plan
+#define TRAIN_ARGS_MAX_ACCUM (1 << 20)
+
+// 1 when `flag` was on the command line (parsed into a by train_args_parse)
+static inline int train_args_given(const TrainArgs* a, const char* flag) {
+    TrainArgs copy = *a;
+    TrainArgSpec t[TRAIN_ARGS_MAX_SPECS];
+    int n = train_args_table(&copy, t);
+    for (int k = 0; k < n; k++)
+        if (strcmp(t[k].flag, flag) == 0) return (int)((a->given >> k) & 1);
+    return 0;
+}
+
+// Warnings about flags that parse but are likely not what was meant, one line each on `f`:
+// llm.c's trainer takes -l as the learning rate, here -l is BackSlash's lambda (-lr is the
+// learning rate), so a learning-rate-sized -l without -lr is probably meant as one.
+static inline void train_args_warn(FILE* f, const TrainArgs* a) {
+    if (train_args_given(a, "-l") && a->lambda > 0.0f && a->lambda < 0.1f && !train_args_given(a, "-lr"))
+        fprintf(f, "warning: BackSlash lambda %g: did you mean -lr? (-l is lambda here, the learning rate is -lr; "
+                   "llm.c's -l is its learning rate)\n", (double)a->lambda);
+}
+
 // -d: the tokens of one optimizer step (default: one batch of -b rows of -t tokens on each
 // of `world` ranks) and the number of batches each rank accumulates for it; -d must be a
-// multiple of B x T x world (the error names the flag). Both trainers use this.
+// multiple of B x T x world and at most TRAIN_ARGS_MAX_ACCUM of them (the error names the
+// flag). Both trainers use this.
 static inline int train_args_accumulation(const TrainArgs* a, int world, long long* tokens_per_step, int* accum) {
     long long rank_batch = (long long)a->batch_size * a->seq_len * world; // one batch over all ranks
     long long tokens = a->total_batch_tokens > 0 ? a->total_batch_tokens : rank_batch;
     if (tokens % rank_batch != 0)
         return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is not a multiple of B*T*ranks = %lld", tokens,
                             rank_batch);
+    if (tokens / rank_batch > TRAIN_ARGS_MAX_ACCUM)
+        return bs_error_set(BS_EINVAL, "flag -d: %lld tokens per step is %lld batches of B*T*ranks = %lld, more than the "
+                            "limit of %d batches per step", tokens, tokens / rank_batch, rank_batch, TRAIN_ARGS_MAX_ACCUM);
     *tokens_per_step = tokens;
     *accum = (int)(tokens / rank_batch);
     return BS_OK;

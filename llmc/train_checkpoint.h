@@ -20,6 +20,7 @@
 #define LLMC_TRAIN_CHECKPOINT_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,19 +67,9 @@ static inline int train_checkpoint_bsz_options(const TrainArgs* a, const GPT2Con
     return BS_OK;
 }
 
-// writes model_<step>.bin, model_<step>.bsz (when bsz != NULL) and state_<step>.bin into
-// dir; dggr may be NULL (no "dggr" section)
-static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, const float* params, const float* m,
-                                        const float* v, const TrainProgress* pr, const DGGR* dggr, const BszOptions* bsz) {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/model_%08d.bin", dir, pr->step);
-    int rc = model_fp32_write(path, c, params);
-    if (rc != BS_OK) return rc;
-    if (bsz != NULL) {
-        snprintf(path, sizeof(path), "%s/model_%08d.bsz", dir, pr->step);
-        if ((rc = bsz_write(path, c, params, bsz)) != BS_OK) return rc;
-    }
-    snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, pr->step);
+// the training state's sections, written to `path` (one file of the set below)
+static inline int train_checkpoint_write_state(const char* path, const GPT2Config* c, const float* params, const float* m,
+                                               const float* v, const TrainProgress* pr, const DGGR* dggr) {
     int32_t config[6] = {c->max_seq_len, c->vocab_size, c->padded_vocab_size, c->num_layers, c->num_heads, c->channels};
     int64_t step = pr->step;
     int32_t run[2] = {pr->batch_size, pr->seq_len};
@@ -93,7 +84,7 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
         dggr_state_write(dggr, dggr_bytes);
     }
     TrainStateWriter w;
-    rc = train_state_writer_open(&w, path);
+    int rc = train_state_writer_open(&w, path);
     if (rc == BS_OK) {
         if ((rc = train_state_write_section(&w, "config", config, sizeof(config))) != BS_OK ||
             (rc = train_state_write_section(&w, "params", params, bytes)) != BS_OK ||
@@ -111,6 +102,54 @@ static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, co
     }
     free(dggr_bytes);
     return rc;
+}
+
+// Writes model_<step>.bin, model_<step>.bsz (when bsz != NULL) and state_<step>.bin into
+// dir, as one set: a failure (a full disk) leaves either the whole new set or none of it.
+// Each file is first written completely under "<name>.tmp.<pid>" (itself atomically), then
+// the three are renamed into place, the state last; if a rename fails, the files of the
+// set already renamed are removed again. dggr may be NULL (no "dggr" section).
+static inline int train_checkpoint_save(const char* dir, const GPT2Config* c, const float* params, const float* m,
+                                        const float* v, const TrainProgress* pr, const DGGR* dggr, const BszOptions* bsz) {
+    enum { SET_MODEL, SET_CODED, SET_STATE, SET_FILES };
+    char final_path[SET_FILES][4096], staged[SET_FILES][4096 + 32];
+    const char* pattern[SET_FILES] = {"%s/model_%08d.bin", "%s/model_%08d.bsz", "%s/state_%08d.bin"};
+    for (int i = 0; i < SET_FILES; i++) {
+        if (snprintf(final_path[i], sizeof(final_path[i]), pattern[i], dir, pr->step) >= (int)sizeof(final_path[i]) ||
+            snprintf(staged[i], sizeof(staged[i]), "%s.tmp.%ld", final_path[i], (long)getpid()) >= (int)sizeof(staged[i]))
+            return bs_error_set(BS_EINVAL, "%s: path too long", dir);
+    }
+    int written = 0, rc = model_fp32_write(staged[SET_MODEL], c, params); // files staged so far: [0, written)
+    if (rc == BS_OK) {
+        written = 1;
+        rc = bsz != NULL ? bsz_write(staged[SET_CODED], c, params, bsz) : BS_OK;
+    }
+    if (rc == BS_OK) {
+        written = 2;
+        rc = train_checkpoint_write_state(staged[SET_STATE], c, params, m, v, pr, dggr);
+    }
+    if (rc != BS_OK) {
+        for (int i = 0; i < written; i++) remove(staged[i]);
+        return rc; // the failed writer's message (file and reason)
+    }
+    for (int i = 0; i < SET_FILES; i++) {
+        if (i == SET_CODED && bsz == NULL) continue;
+        if (rename(staged[i], final_path[i]) != 0) {
+            rc = bs_error_set(BS_EIO, "%s: rename from %s failed (%s); the checkpoint set of step %d is not written",
+                              final_path[i], staged[i], strerror(errno), pr->step);
+            for (int k = 0; k < SET_FILES; k++)
+                if (k != SET_CODED || bsz != NULL) remove(k < i ? final_path[k] : staged[k]);
+            return rc;
+        }
+    }
+    // the renames are durable once the directory is synced (best effort: not every file
+    // system syncs a directory)
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return BS_OK;
 }
 
 // prints the size report of <dir>/model_<step>.bsz (bits/param for FL, EG, Huffman and

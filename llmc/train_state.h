@@ -81,8 +81,9 @@ static inline int train_state_writer_commit(TrainStateWriter* w) {
     uint8_t count[4];
     store_u32le(count, w->num_sections);
     if (fseek(w->af.f, 8, SEEK_SET) != 0 || fwrite(count, 1, 4, w->af.f) != 4) {
+        int e = errno;
         atomic_abort(&w->af);
-        return bs_error_set(BS_EIO, "%s: write failed", w->af.path);
+        return bs_error_set(BS_EIO, "%s: write failed (%s)", w->af.path, strerror(e));
     }
     return atomic_commit(&w->af);
 }

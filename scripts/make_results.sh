@@ -105,4 +105,40 @@ models = system("tail -n +2 $tmp/quant.csv | cut -d, -f1 | uniq | tr '\\n' ' '")
 plot for [m in models] "< grep '^".m.",' $tmp/quant.csv" using 2:3 with linespoints lw 2 title m
 GP
 fi
+# the study (issue 13): rate-distortion of every method on one coder, zeros by parameter group
+S="$R/study"
+if [ -s "$S/rd_control.dat" ]; then
+  plots=""
+  for kind in coupled decoupled proximal eps shape; do
+    [ "$(grep -vc '^#' "$S/rd_$kind.dat" 2>/dev/null || echo 0)" -gt 0 ] || continue
+    plots="$plots, \"$S/rd_$kind.dat\" using 1:2 with linespoints pt 7 ps 1.3 title \"BackSlash $kind\", \"$S/rd_$kind.dat\" using 1:2:3 with labels offset 0,-0.8 font \",8\" notitle"
+  done
+  prune=""
+  [ "$(grep -vc '^#' "$S/rd_prune.dat")" -gt 0 ] && prune=", \"$S/rd_prune.dat\" using 1:2 with linespoints lw 2 pt 4 title \"control: magnitude pruning + quantization at 1e-3\""
+  gnuplot <<GP
+$STYLE
+set output "$S/rd.png"
+set title "whole val file: val loss against coded size (one value map, EG best k)"
+set xlabel "EG bits per parameter"
+set ylabel "val loss (nats/token)"
+set key top right
+plot "$S/rd_control.dat" using 1:2 with linespoints lw 2 pt 6 title "control quantized after training (Delta 2e-3 .. 5e-2)" $prune $plots
+GP
+fi
+if [ -s "$S/zeros.dat" ]; then
+  ncol=$(head -n 1 "$S/zeros.dat" | awk '{print NF}')
+  gnuplot <<GP
+$STYLE
+set output "$S/zeros.png"
+set title "zeros at Delta 1e-3 by parameter group"
+set ylabel "share of the group's parameters at zero (%)"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set xtics rotate by -35 font ",9"
+set key top left font ",9"
+set yrange [0:100]
+plot for [c=2:$ncol] "$S/zeros.dat" using c:xtic(1) title columnhead
+GP
+fi
 echo "wrote $MD and $R/*.png"

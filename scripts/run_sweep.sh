@@ -22,35 +22,36 @@ MODEL=${MODEL:-d6}; B=${B:-8}; T=${T:-64}; STEPS=${STEPS:-300}; THREADS=${THREAD
 VAL_EVERY=${VAL_EVERY:-100}; VAL_BATCHES=${VAL_BATCHES:-20}; NICE=${NICE:-10}
 TRAINER=${TRAINER:-./train_gpt2}
 
-# name | BackSlash flags (everything else is the same for every run)
+# name | BackSlash flags (everything else is the same for every run). The variant is always
+# given: these runs were made when decoupled was the default, which it no longer is.
 if [ "${RUNSET:-d6}" = small ]; then
   # the ablation on a small model (MODEL=d2w64h4t128), names prefixed s_: its own lambda
   # sweep (so the variants can be compared at a matched rate) and the variants at lambda 300
   RUNS=(
     "s_lambda0|-l 0"
-    "s_lambda300|-l 300"
+    "s_lambda300|-l 300 -lv decoupled"
     "s_coupled_l300|-l 300 -lv coupled"
-    "s_fixed1_l300|-l 300 -ls fixed:1"
-    "s_tensor_l300|-l 300 -ls tensor"
-    "s_fixed2_l300|-l 300 -ls fixed:2"
-    "s_fixed0.5_l300|-l 300 -ls fixed:0.5"
-    "s_lambda100|-l 100"
-    "s_lambda1000|-l 1000"
-    "s_lambda600|-l 600"
-    "s_lambda30|-l 30"
+    "s_fixed1_l300|-l 300 -ls fixed:1 -lv decoupled"
+    "s_tensor_l300|-l 300 -ls tensor -lv decoupled"
+    "s_fixed2_l300|-l 300 -ls fixed:2 -lv decoupled"
+    "s_fixed0.5_l300|-l 300 -ls fixed:0.5 -lv decoupled"
+    "s_lambda100|-l 100 -lv decoupled"
+    "s_lambda1000|-l 1000 -lv decoupled"
+    "s_lambda600|-l 600 -lv decoupled"
+    "s_lambda30|-l 30 -lv decoupled"
   )
 else
 RUNS=(
   "lambda0|-l 0"
-  "lambda1000|-l 1000"
-  "lambda3000|-l 3000"
-  "lambda10000|-l 10000"
-  "lambda300|-l 300"
+  "lambda1000|-l 1000 -lv decoupled"
+  "lambda3000|-l 3000 -lv decoupled"
+  "lambda10000|-l 10000 -lv decoupled"
+  "lambda300|-l 300 -lv decoupled"
   "coupled_l3000|-l 3000 -lv coupled"
-  "tensor_l3000|-l 3000 -ls tensor"
-  "fixed1_l3000|-l 3000 -ls fixed:1"
-  "fixed2_l3000|-l 3000 -ls fixed:2"
-  "fixed0.5_l3000|-l 3000 -ls fixed:0.5"
+  "tensor_l3000|-l 3000 -ls tensor -lv decoupled"
+  "fixed1_l3000|-l 3000 -ls fixed:1 -lv decoupled"
+  "fixed2_l3000|-l 3000 -ls fixed:2 -lv decoupled"
+  "fixed0.5_l3000|-l 3000 -ls fixed:0.5 -lv decoupled"
 )
 fi
 
@@ -61,19 +62,19 @@ order=()
 if [ $# -eq 0 ]; then order=("${RUNS[@]}"); else
   for want in "$@"; do
     found=""
-    for entry in "${RUNS[@]}"; do [ "${entry%%|*}" = "$want" ] && found=$entry; done
-    [ -n "$found" ] || { echo "unknown run $want" >&2; exit 2; }
+    for entry in "${RUNS[@]}"; do [ "${entry%%|*} -lv decoupled" = "$want" ] && found=$entry; done
+    [ -n "$found" ] || { echo  -lv decoupled"unknown run $want" >&2; exit 2; }
     order+=("$found")
   done
 fi
 for entry in "${order[@]}"; do
   name=${entry%%|*}; flags=${entry#*|}
-  run="$OUT/$name"
+  run= -lv decoupled"$OUT/$name"
   final=$(printf '%s/model_%08d.bsz' "$run" "$STEPS")
   if [ -f "$final" ]; then echo "== $name: done ($final)"; else
     rm -rf "$run"; mkdir -p "$run"
     cmd="$TRAINER -e $MODEL -b $B -t $T -x $STEPS -v $VAL_EVERY -m $VAL_BATCHES -g 0 -pe 10 $flags -o $run"
-    echo "== $name: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
+    echo "== $name: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //')) -lv decoupled"
     echo "$cmd" > "$run/command.txt"
     # shellcheck disable=SC2086
     OMP_NUM_THREADS=$THREADS nice -n "$NICE" $cmd > "$run/stdout.txt" 2>&1

@@ -25,8 +25,8 @@ for run in "${RUNS[@]}"; do
   extra=""
   case $run in
     normal) lambda=0 ;;
-    backslash) lambda=$SPAM_LAMBDA ;;
-    l[0-9]*) lambda=${run#l} ;;   # l3000: BackSlash at lambda 3000
+    backslash) lambda=$SPAM_LAMBDA; extra="-lv decoupled" ;;   # the runs of doc/results.md were decoupled (then the default)
+    l[0-9]*) lambda=${run#l}; extra="-lv decoupled" ;;   # l3000: decoupled BackSlash at lambda 3000
     c[0-9]*) lambda=${run#c}; extra="-lv coupled" ;;   # c3000: the coupled variant at lambda 3000
     *) echo "unknown run $run (normal, backslash, l<lambda>)" >&2; exit 2 ;;
   esac

@@ -72,7 +72,7 @@ static void test_dataloader_shards(void) {
         DataLoader whole, part[4];
         CHECK(dataloader_init(&whole, path, B * N, T, 1000, mode, 42) == BS_OK, "%s", bs_error());
         for (int s = 0; s < N; s++)
-            CHECK(dataloader_init_shard(&part[s], path, B, T, 1000, mode, 42, N, s) == BS_OK, "%s", bs_error());
+            CHECK(dataloader_init_shard(&part[s], path, B, T, 1000, NULL, mode, 42, N, s) == BS_OK, "%s", bs_error());
         CHECK(dataloader_num_batches(&whole) == dataloader_num_batches(&part[0]), "batches %zu vs %zu",
               dataloader_num_batches(&whole), dataloader_num_batches(&part[0]));
         // past one epoch of the sequential loader (the wrap)
@@ -93,8 +93,8 @@ static void test_dataloader_shards(void) {
         for (int s = 0; s < N; s++) dataloader_free(&part[s]);
     }
     DataLoader bad;
-    CHECK(dataloader_init_shard(&bad, path, B, T, 1000, 0, 1, 2, 2) != BS_OK, "shard 2 of 2 accepted");
-    CHECK(dataloader_init_shard(&bad, path, 200, T, 1000, 0, 1, 2, 0) != BS_OK, "a global batch larger than the file accepted");
+    CHECK(dataloader_init_shard(&bad, path, B, T, 1000, NULL, 0, 1, 2, 2) != BS_OK, "shard 2 of 2 accepted");
+    CHECK(dataloader_init_shard(&bad, path, 200, T, 1000, NULL, 0, 1, 2, 0) != BS_OK, "a global batch larger than the file accepted");
     remove(path);
 }
 

@@ -1,0 +1,426 @@
+/*
+ gpt2_infer.h: GPT-2 for generation: the weights in their in-memory forms (weight_form.h),
+ a KV cache, and a forward pass over a block of new positions (the prompt's prefill, then
+ one token at a time), used by ./generate.
+
+ The path of a model file into memory, a block of rows at a time (no fp32 copy of the
+ model is ever made):
+   .bsz        value-map indices of a row range (bsz_decode_index_range) -> levels q
+   llm.c .bin  fp32 (or bf16) rows read from the file -> levels q when every weight of the
+               tensor is a multiple of the grid step Delta (a decoded .bsz is), else floats
+ Each weight matrix (wte, wpe, and per layer qkvw, attprojw, fcw, fcprojw) becomes one
+ WeightForm: the one asked for, or with GPT2_FORM_AUTO the exact form (fp32, levels, bitmap,
+ csr; bf16 is lossy and only on request) with the fewest bytes, since batch-1 decode reads
+ every weight once per token (doc/generate.md measures the forms). A first pass over a
+ tensor counts its nonzeros and largest level, a second builds it. Biases and LayerNorm
+ parameters stay fp32.
+
+ The forward pass is the training forward (gpt2_cpu.h, llm.c's layers) restricted to new
+ positions: x = wte[token] + wpe[pos]; per layer: ln1 -> qkv (whose k, v go to the cache at
+ their positions) -> causal attention of each new position over the cached positions
+ 0..pos -> attproj, residual -> ln2 -> fc, GELU, fcproj, residual; lnf; the logits of the
+ last position = wte x (tied head). The layernorm and GELU are cpu_kernels.h's.
+*/
+#ifndef LLMC_GPT2_INFER_H
+#define LLMC_GPT2_INFER_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "bsz.h"
+#include "cpu_kernels.h"
+#include "gpt2_params.h"
+#include "model_fp32.h"
+#include "quantize.h"
+#include "utils.h"
+#include "weight_form.h"
+
+#define GPT2_FORM_AUTO (-1)
+#ifndef GPT2_INFER_BLOCK
+#define GPT2_INFER_BLOCK 64 // positions per block of the forward pass (longer prompts go in blocks)
+#endif
+#define GPT2_INFER_ROWS_ELEMS (1u << 20) // weights per row block while loading
+
+typedef struct {
+    int form;         // WF_* for every weight matrix, or GPT2_FORM_AUTO
+    float grid_delta; // .bin: the step to find levels on (0: floats only); .bsz: its own Delta
+    int context;      // positions the KV cache holds (<= max_seq_len; 0 = max_seq_len)
+} GPT2InferOptions;
+
+static inline GPT2InferOptions gpt2_infer_default_options(void) {
+    GPT2InferOptions o = {GPT2_FORM_AUTO, QUANTIZE_DEFAULT_DELTA, 0};
+    return o;
+}
+
+typedef struct {
+    GPT2Config config;
+    WeightForm wte, wpe;                     // (Vp, C), (maxT, C)
+    WeightForm *qkvw, *attprojw, *fcw, *fcprojw; // (L) each: (3C, C), (C, C), (4C, C), (C, 4C)
+    float* small_memory;                     // the 1-D parameters, fp32, in llm.c's order:
+    float *ln1w, *ln1b, *qkvb, *attprojb, *ln2w, *ln2b, *fcb, *fcprojb, *lnfw, *lnfb;
+    // the KV cache: keys and values of positions 0..pos-1 of every layer
+    int context, pos;
+    float *key_cache, *value_cache;          // (L, context, C)
+    // scratch for a block of up to GPT2_INFER_BLOCK positions
+    float *x, *xn, *qkv, *atty, *proj, *fch, *mean, *rstd; // (T,C) (T,C) (T,3C) (T,C) (T,C) (T,4C) (T) (T)
+    float* att;                              // (T, NH, context) attention weights
+    float* logits;                           // (Vp) of the last position
+    size_t weight_bytes;                     // of all weight forms
+    size_t small_bytes;                      // of the fp32 parameters
+    size_t form_bytes[WF_NUM_FORMS];         // weight bytes per form
+    uint64_t form_params[WF_NUM_FORMS];      // weights per form
+    uint64_t nonzero_params, matrix_params;
+} GPT2Infer;
+
+// ----------------------------------------------------------------------------
+// a model file's tensors, a block of rows at a time
+
+typedef struct {
+    const char* path;
+    int coded;             // .bsz
+    BszFile bsz;
+    FILE* fp;              // .bin
+    int bf16;              // .bin of bf16 parameters (version 5)
+    GPT2Config config;
+    GPT2Tensor* table;     // gpt2_num_tensors() logical tensors
+    uint32_t* index_scratch; // (GPT2_INFER_ROWS_ELEMS) .bsz indices
+    uint16_t* half_scratch;  // (GPT2_INFER_ROWS_ELEMS) .bin bf16 values
+} GPT2Source;
+
+static inline void gpt2_source_close(GPT2Source* s) {
+    if (s->coded) bsz_close(&s->bsz);
+    if (s->fp) fclose(s->fp);
+    free(s->table); free(s->index_scratch); free(s->half_scratch);
+    memset(s, 0, sizeof(*s));
+}
+
+static inline int gpt2_source_open(GPT2Source* s, const char* path) {
+    memset(s, 0, sizeof(*s));
+    s->path = path;
+    int rc;
+    if (bsz_file_is_coded(path)) {
+        s->coded = 1;
+        if ((rc = bsz_open(&s->bsz, path)) != BS_OK) { s->coded = 0; return rc; }
+        s->config = s->bsz.config;
+    } else {
+        int version = 0;
+        if ((rc = model_fp32_read_header(path, &s->config, &version)) != BS_OK) return rc;
+        s->bf16 = version == MODEL_FP32_VERSION_BF16;
+        s->fp = fopen(path, "rb");
+        if (!s->fp) return bs_error_set(BS_EIO, "%s: cannot open (%s)", path, strerror(errno));
+    }
+    int nt = gpt2_num_tensors(&s->config);
+    s->table = (GPT2Tensor*)malloc((size_t)nt * sizeof(GPT2Tensor));
+    s->index_scratch = (uint32_t*)malloc(GPT2_INFER_ROWS_ELEMS * sizeof(uint32_t));
+    s->half_scratch = (uint16_t*)malloc(GPT2_INFER_ROWS_ELEMS * sizeof(uint16_t));
+    if (!s->table || !s->index_scratch || !s->half_scratch) { gpt2_source_close(s); return bs_error_set(BS_ENOMEM, "%s: out of memory", path); }
+    gpt2_tensor_table(&s->config, s->table);
+    if (s->coded && s->bsz.num_tensors != nt) {
+        gpt2_source_close(s);
+        return bs_error_set(BS_EFORMAT, "%s: %d tensors, the config needs %d", path, s->bsz.num_tensors, nt);
+    }
+    return BS_OK;
+}
+
+// elements [first, first + n) of logical tensor t (n <= GPT2_INFER_ROWS_ELEMS): as floats
+// into w (may be NULL), and for a .bsz as levels into q (may be NULL; *delta gets the step)
+static inline int gpt2_source_read(GPT2Source* s, int t, uint64_t first, uint64_t n, float* w, int32_t* q) {
+    if (s->coded) {
+        int rc = bsz_decode_index_range(&s->bsz, t, first, n, s->index_scratch);
+        if (rc != BS_OK) return rc;
+        const BszTensor* bt = &s->bsz.tensors[t];
+        const int32_t* map = s->bsz.map_values[bt->map];
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t v = map[s->index_scratch[i]];
+            if (q) q[i] = v;
+            if (w) w[i] = dequantize_value(v, bt->delta);
+        }
+        return BS_OK;
+    }
+    size_t elem = s->bf16 ? 2 : 4;
+    uint64_t at = (uint64_t)MODEL_FP32_HEADER_INTS * 4 + (s->table[t].offset + first) * elem;
+    if (fseeko(s->fp, (off_t)at, SEEK_SET) != 0) return bs_error_set(BS_EIO, "%s: seek failed", s->path);
+    if (!s->bf16) return bs_read_exact(s->fp, w, n * 4, s->path);
+    int rc = bs_read_exact(s->fp, s->half_scratch, n * 2, s->path);
+    for (uint64_t i = 0; rc == BS_OK && i < n; i++) w[i] = wf_float_from_bf16(s->half_scratch[i]);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// loading
+
+typedef struct {
+    uint64_t nonzero;
+    int32_t max_abs_q;
+    int on_grid;  // every weight is q * delta, |q| <= 32767
+    float delta;
+} GPT2TensorStats;
+
+// the first pass over a weight matrix: nonzeros, and whether (and how wide) its levels are
+static inline int gpt2_tensor_stats(GPT2Source* s, int t, float grid_delta, float* w, int32_t* q, GPT2TensorStats* st) {
+    const GPT2Tensor* tt = &s->table[t];
+    memset(st, 0, sizeof(*st));
+    st->on_grid = s->coded || grid_delta > 0.0f;
+    st->delta = s->coded ? s->bsz.tensors[t].delta : grid_delta;
+    float inv = st->on_grid ? 1.0f / st->delta : 0.0f;
+    for (uint64_t first = 0; first < tt->numel; first += GPT2_INFER_ROWS_ELEMS) {
+        uint64_t n = tt->numel - first < GPT2_INFER_ROWS_ELEMS ? tt->numel - first : GPT2_INFER_ROWS_ELEMS;
+        int rc = gpt2_source_read(s, t, first, n, w, s->coded ? q : NULL);
+        if (rc != BS_OK) return rc;
+        for (uint64_t i = 0; i < n; i++) {
+            st->nonzero += w[i] != 0.0f;
+            if (!st->on_grid) continue;
+            int32_t v = s->coded ? q[i] : quantize_value(w[i], inv);
+            if (!s->coded && (fabsf(w[i] * inv) > 32767.0f || dequantize_value(v, st->delta) != w[i])) { st->on_grid = 0; continue; }
+            int32_t a = v < 0 ? -v : v;
+            if (a > st->max_abs_q) st->max_abs_q = a;
+        }
+    }
+    if (st->max_abs_q > 32767) st->on_grid = 0;
+    return BS_OK;
+}
+
+// bytes a (rows, cols) matrix takes in form `kind` with `nnz` nonzeros and values of type vt
+static inline size_t gpt2_form_bytes(int kind, WeightValueType vt, int rows, int cols, uint64_t nnz) {
+    size_t vb = kind == WF_FP32 ? 4 : kind == WF_BF16 ? 2 : vt == WF_VALUE_F32 ? 4 : vt == WF_VALUE_I16 ? 2 : 1;
+    size_t n = (size_t)rows * cols;
+    if (kind == WF_FP32 || kind == WF_BF16 || kind == WF_LEVELS) return n * vb;
+    size_t b = (size_t)nnz * vb + (size_t)(rows + 1) * 8;
+    return b + (kind == WF_BITMAP ? (size_t)rows * wf_mask_words(cols) * 2 : (size_t)nnz * 2);
+}
+
+// the form of one weight matrix: the one asked for, or the exact one with the fewest bytes
+static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int rows, int cols, WeightValueType* vt) {
+    *vt = st->on_grid ? wf_value_type_for(st->max_abs_q) : WF_VALUE_F32;
+    if (asked != GPT2_FORM_AUTO) return (asked == WF_CSR && cols > WF_MAX_CSR_COLS) ? WF_BITMAP : asked;
+    int best = WF_FP32;
+    for (int k = WF_LEVELS; k <= WF_CSR; k++) {
+        if (k == WF_CSR && cols > WF_MAX_CSR_COLS) continue;
+        if (gpt2_form_bytes(k, *vt, rows, cols, st->nonzero) < gpt2_form_bytes(best, *vt, rows, cols, st->nonzero)) best = k;
+    }
+    return best;
+}
+
+// builds logical tensor t (a weight matrix) into form f
+static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f) {
+    const GPT2Tensor* tt = &s->table[t];
+    int rows = tt->shape[0], cols = tt->shape[1];
+    GPT2TensorStats st;
+    int rc = gpt2_tensor_stats(s, t, o->grid_delta, w, q, &st);
+    if (rc != BS_OK) return rc;
+    WeightValueType vt;
+    int kind = gpt2_choose_form(o->form, &st, rows, cols, &vt);
+    if ((rc = wf_begin(f, (WeightFormKind)kind, vt, rows, cols, st.on_grid ? st.delta : 1.0f, st.nonzero)) != BS_OK) return rc;
+    int use_q = st.on_grid && s->coded && vt != WF_VALUE_F32;
+    uint64_t rows_per_block = GPT2_INFER_ROWS_ELEMS / (uint64_t)cols;
+    if (rows_per_block < 1) return bs_error_set(BS_EINVAL, "%s: tensor %s rows of %d are too long", s->path, tt->name, cols);
+    for (uint64_t r0 = 0; r0 < (uint64_t)rows; r0 += rows_per_block) {
+        uint64_t nr = rows - r0 < rows_per_block ? rows - r0 : rows_per_block;
+        if ((rc = gpt2_source_read(s, t, r0 * cols, nr * cols, w, use_q ? q : NULL)) != BS_OK) return rc;
+        for (uint64_t r = 0; r < nr && rc == BS_OK; r++)
+            rc = wf_append_row(f, use_q ? NULL : w + r * cols, use_q ? q + r * cols : NULL);
+        if (rc != BS_OK) return bs_error_set(rc, "%s: tensor %s: %s", s->path, tt->name, bs_error());
+    }
+    return BS_OK;
+}
+
+static inline void gpt2_infer_free(GPT2Infer* m) {
+    wf_free(&m->wte);
+    wf_free(&m->wpe);
+    for (int l = 0; m->qkvw && l < m->config.num_layers; l++) {
+        wf_free(&m->qkvw[l]); wf_free(&m->attprojw[l]); wf_free(&m->fcw[l]); wf_free(&m->fcprojw[l]);
+    }
+    free(m->qkvw); free(m->attprojw); free(m->fcw); free(m->fcprojw);
+    free(m->small_memory);
+    free(m->key_cache); free(m->value_cache);
+    free(m->x); free(m->xn); free(m->qkv); free(m->atty); free(m->proj); free(m->fch); free(m->mean); free(m->rstd);
+    free(m->att); free(m->logits);
+    memset(m, 0, sizeof(*m));
+}
+
+static inline int gpt2_infer_allocate(GPT2Infer* m) {
+    const GPT2Config* c = &m->config;
+    size_t C = (size_t)c->channels, L = (size_t)c->num_layers, T = GPT2_INFER_BLOCK, ctx = (size_t)m->context;
+    m->key_cache = (float*)calloc(L * ctx * C, sizeof(float));
+    m->value_cache = (float*)calloc(L * ctx * C, sizeof(float));
+    m->x = (float*)malloc(T * C * sizeof(float));
+    m->xn = (float*)malloc(T * C * sizeof(float));
+    m->qkv = (float*)malloc(T * 3 * C * sizeof(float));
+    m->atty = (float*)malloc(T * C * sizeof(float));
+    m->proj = (float*)malloc(T * C * sizeof(float));
+    m->fch = (float*)malloc(T * 4 * C * sizeof(float));
+    m->mean = (float*)malloc(T * sizeof(float));
+    m->rstd = (float*)malloc(T * sizeof(float));
+    m->att = (float*)malloc(T * (size_t)c->num_heads * ctx * sizeof(float));
+    m->logits = (float*)malloc((size_t)c->padded_vocab_size * sizeof(float));
+    if (!m->key_cache || !m->value_cache || !m->x || !m->xn || !m->qkv || !m->atty || !m->proj || !m->fch ||
+        !m->mean || !m->rstd || !m->att || !m->logits)
+        return bs_error_set(BS_ENOMEM, "out of memory for a KV cache of %zu positions", ctx);
+    return BS_OK;
+}
+
+static inline void gpt2_infer_count(GPT2Infer* m, const WeightForm* f) {
+    size_t b = wf_bytes(f);
+    m->weight_bytes += b;
+    m->form_bytes[f->kind] += b;
+    m->form_params[f->kind] += (uint64_t)f->rows * f->cols;
+    m->matrix_params += (uint64_t)f->rows * f->cols;
+    if (f->kind == WF_BITMAP || f->kind == WF_CSR) m->nonzero_params += f->nnz;
+    else { // dense: count the nonzero values
+        for (uint64_t i = 0; i < (uint64_t)f->rows * f->cols; i++) m->nonzero_params += wf_value_at(f, i) != 0.0f;
+    }
+}
+
+// loads a model file (.bsz or llm.c .bin) into m; the error names the file and tensor
+static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2InferOptions* o) {
+    memset(m, 0, sizeof(*m));
+    GPT2Source s;
+    int rc = gpt2_source_open(&s, path);
+    if (rc != BS_OK) return rc;
+    m->config = s.config;
+    const GPT2Config* c = &m->config;
+    int L = c->num_layers;
+    m->context = o->context > 0 && o->context < c->max_seq_len ? o->context : c->max_seq_len;
+    float* w = (float*)malloc(GPT2_INFER_ROWS_ELEMS * sizeof(float));
+    int32_t* q = (int32_t*)malloc(GPT2_INFER_ROWS_ELEMS * sizeof(int32_t));
+    m->qkvw = (WeightForm*)calloc((size_t)L, sizeof(WeightForm));
+    m->attprojw = (WeightForm*)calloc((size_t)L, sizeof(WeightForm));
+    m->fcw = (WeightForm*)calloc((size_t)L, sizeof(WeightForm));
+    m->fcprojw = (WeightForm*)calloc((size_t)L, sizeof(WeightForm));
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], small = 0;
+    gpt2_param_sizes(c, sizes);
+    for (int g = 0; g < GPT2_NUM_PARAM_TENSORS; g++) if (!gpt2_param_is_matrix(g)) small += sizes[g];
+    m->small_memory = (float*)malloc(small * sizeof(float));
+    m->small_bytes = small * sizeof(float);
+    if (!w || !q || !m->qkvw || !m->attprojw || !m->fcw || !m->fcprojw || !m->small_memory) {
+        rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    float** small_ptrs[GPT2_NUM_PARAM_TENSORS] = {NULL, NULL, &m->ln1w, &m->ln1b, NULL, &m->qkvb, NULL, &m->attprojb,
+                                                  &m->ln2w, &m->ln2b, NULL, &m->fcb, NULL, &m->fcprojb, &m->lnfw, &m->lnfb};
+    float* at = m->small_memory;
+    for (int g = 0; g < GPT2_NUM_PARAM_TENSORS; g++) if (small_ptrs[g]) { *small_ptrs[g] = at; at += sizes[g]; }
+    int nt = gpt2_num_tensors(c);
+    for (int t = 0; t < nt && rc == BS_OK; t++) {
+        const GPT2Tensor* tt = &s.table[t];
+        int g = tt->group, l = tt->layer < 0 ? 0 : tt->layer;
+        WeightForm* f = g == GPT2_WTE ? &m->wte : g == GPT2_WPE ? &m->wpe : g == GPT2_QKVW ? &m->qkvw[l]
+                      : g == GPT2_ATTPROJW ? &m->attprojw[l] : g == GPT2_FCW ? &m->fcw[l] : g == GPT2_FCPROJW ? &m->fcprojw[l] : NULL;
+        if (f) {
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f)) == BS_OK) gpt2_infer_count(m, f);
+            continue;
+        }
+        float* dst = *small_ptrs[g] + (size_t)l * tt->numel; // 1-D: at most 4C floats per layer
+        rc = gpt2_source_read(&s, t, 0, tt->numel, dst, NULL);
+    }
+    if (rc == BS_OK) rc = gpt2_infer_allocate(m);
+done:
+    free(w); free(q);
+    gpt2_source_close(&s);
+    if (rc != BS_OK) gpt2_infer_free(m);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// the forward pass
+
+// causal attention of T new positions (pos0 .. pos0+T-1) over the cache of one layer:
+// q (T, 3C) (the first C of each row), keys, values (context, C); out (T, C)
+static inline void gpt2_infer_attention(float* out, float* att, const float* qkv, const float* keys, const float* values,
+                                        int pos0, int T, int C, int NH, int context) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int t = 0; t < T; t++) {
+        for (int h = 0; h < NH; h++) {
+            const float* qv = qkv + (size_t)t * 3 * C + h * hs;
+            float* a = att + ((size_t)t * NH + h) * context;
+            int last = pos0 + t;
+            float maxval = -INFINITY;
+            for (int t2 = 0; t2 <= last; t2++) {
+                const float* k = keys + (size_t)t2 * C + h * hs;
+                float s = 0.0f;
+                for (int i = 0; i < hs; i++) s += qv[i] * k[i];
+                s *= scale;
+                if (s > maxval) maxval = s;
+                a[t2] = s;
+            }
+            float sum = 0.0f;
+            for (int t2 = 0; t2 <= last; t2++) { float e = expf(a[t2] - maxval); sum += e; a[t2] = e; }
+            float inv = 1.0f / sum;
+            float* o = out + (size_t)t * C + h * hs;
+            for (int i = 0; i < hs; i++) o[i] = 0.0f;
+            for (int t2 = 0; t2 <= last; t2++) {
+                const float* v = values + (size_t)t2 * C + h * hs;
+                float wt = a[t2] * inv;
+                for (int i = 0; i < hs; i++) o[i] += wt * v[i];
+            }
+        }
+    }
+}
+
+// one block of T <= GPT2_INFER_BLOCK new tokens at positions m->pos..; logits of the last
+static inline int gpt2_infer_block(GPT2Infer* m, const int* tokens, int T, int want_logits) {
+    const GPT2Config* c = &m->config;
+    int C = c->channels, NH = c->num_heads, L = c->num_layers, pos0 = m->pos;
+    size_t ctx = (size_t)m->context;
+    int rc;
+    for (int t = 0; t < T; t++) { // x = wte[token] + wpe[position]
+        float* x = m->x + (size_t)t * C;
+        wf_row_to_float(&m->wte, tokens[t], x);
+        wf_row_to_float(&m->wpe, pos0 + t, m->proj);
+        for (int i = 0; i < C; i++) x[i] += m->proj[i];
+    }
+    for (int l = 0; l < L; l++) {
+        float* keys = m->key_cache + (size_t)l * ctx * C;
+        float* values = m->value_cache + (size_t)l * ctx * C;
+        layernorm_forward(m->xn, m->mean, m->rstd, m->x, m->ln1w + l * C, m->ln1b + l * C, 1, T, C);
+        if ((rc = wf_matmul(&m->qkvw[l], m->qkv, m->xn, m->qkvb + (size_t)l * 3 * C, T)) != BS_OK) return rc;
+        for (int t = 0; t < T; t++) {
+            memcpy(keys + (size_t)(pos0 + t) * C, m->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
+            memcpy(values + (size_t)(pos0 + t) * C, m->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
+        }
+        gpt2_infer_attention(m->atty, m->att, m->qkv, keys, values, pos0, T, C, NH, m->context);
+        if ((rc = wf_matmul(&m->attprojw[l], m->proj, m->atty, m->attprojb + l * C, T)) != BS_OK) return rc;
+        residual_forward(m->x, m->x, m->proj, T * C);
+        layernorm_forward(m->xn, m->mean, m->rstd, m->x, m->ln2w + l * C, m->ln2b + l * C, 1, T, C);
+        if ((rc = wf_matmul(&m->fcw[l], m->fch, m->xn, m->fcb + (size_t)l * 4 * C, T)) != BS_OK) return rc;
+        gelu_forward(m->fch, m->fch, T * 4 * C);
+        if ((rc = wf_matmul(&m->fcprojw[l], m->proj, m->fch, m->fcprojb + l * C, T)) != BS_OK) return rc;
+        residual_forward(m->x, m->x, m->proj, T * C);
+    }
+    m->pos += T;
+    if (!want_logits) return BS_OK;
+    const float* last = m->x + (size_t)(T - 1) * C;
+    layernorm_forward(m->xn, m->mean, m->rstd, last, m->lnfw, m->lnfb, 1, 1, C);
+    wf_matvec(&m->wte, m->logits, m->xn, NULL);
+    return BS_OK;
+}
+
+// runs n new tokens (n >= 1) through the model after the m->pos cached ones, in blocks;
+// m->logits (Vp) then holds the next-token logits of the last. Tokens must be in
+// [0, vocab_size) and the positions within the context.
+static inline int gpt2_infer_forward(GPT2Infer* m, const int* tokens, int n) {
+    if (n < 1) return bs_error_set(BS_EINVAL, "no tokens to run");
+    if (n > m->context - m->pos)
+        return bs_error_set(BS_EINVAL, "%d more tokens exceed the context of %d positions (%d used)", n, m->context, m->pos);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->config.vocab_size)
+            return bs_error_set(BS_EINVAL, "token id %d is outside the vocabulary [0, %d)", tokens[i], m->config.vocab_size);
+    for (int i = 0; i < n; i += GPT2_INFER_BLOCK) {
+        int T = n - i < GPT2_INFER_BLOCK ? n - i : GPT2_INFER_BLOCK;
+        int rc = gpt2_infer_block(m, tokens + i, T, i + T == n);
+        if (rc != BS_OK) return rc;
+    }
+    return BS_OK;
+}
+
+// forgets the cached positions (a new sequence)
+static inline void gpt2_infer_reset(GPT2Infer* m) { m->pos = 0; }
+
+#endif // LLMC_GPT2_INFER_H
