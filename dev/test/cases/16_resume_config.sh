@@ -66,7 +66,7 @@ line=$(grep -m1 "^step *3/6" "$dir/resumed.out")
 echo "$line" | grep -q "| val $v0 |" || fail "after the resume the progress line shows '$line', expected val $v0"
 echo "accepted: -x -v -pe -s -g -n -m, data moved; the progress line shows the last val loss"
 # -nm: states by the clock (every step here), without -n
-./train_gpt2 -e d2w64h2t64 -b 2 -t 16 -m 1 -g 0 -x 3 -nm 0.00001 -o "$dir/timed" > /dev/null
+./train_gpt2 -e d2w64h2t64 -b 2 -t 16 -m 1 -g 0 -x 3 -nm 0.00001 -nk 0 -o "$dir/timed" > /dev/null
 for s in 1 2 3; do [ -e "$dir/timed/state_0000000$s.bin" ] || fail "-nm 0.00001: no state at step $s"; done
 ./train_gpt2 -e d2w64h2t64 -b 2 -t 16 -m 1 -g 0 -x 3 -o "$dir/default" > /dev/null
 [ "$(ls "$dir/default" | grep -c '^state_')" -eq 1 ] || fail "a 3-step run wrote a state before the end by default"
