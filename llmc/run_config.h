@@ -53,7 +53,7 @@ typedef struct {
 
 // keys a resume may change (see the top of this file)
 static const char* const RUN_CONFIG_FREE[] = {"program", "version", "model", "world", "-i", "-j", "-o", "-y", "-x",
-                                              "-v", "-m", "-s", "-g", "-n", "-nm", "-nk", "-pe", "-tok", "-z", "-ow", "-wmax",
+                                              "-v", "-m", "-s", "-g", "-n", "-nm", "-nk", "-pe", "-tok", "-z", "-ow", "-wmax", "-bc", "-br",
                                               NULL};
 
 static inline int run_config_is_free(const char* key) {
