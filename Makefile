@@ -19,6 +19,10 @@ LDLIBS = -lm
 # expands a rule's prerequisites when it reads the rule
 DATA_FILES = data/corpus_train.bin data/corpus_val.bin data/spam_train.bin data/spam_test.bin
 
+# the trainers record the version they were built from in run.json (llmc/run_config.h)
+BACKSLASH_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION_FLAGS = -DBACKSLASH_VERSION='"$(BACKSLASH_VERSION)"'
+
 # headers every program depends on (a change rebuilds everything, which takes seconds)
 LLMC_HEADERS = $(wildcard llmc/*.h)
 
@@ -31,7 +35,7 @@ all: $(CPU_PROGRAMS)
 # matmuls go through OpenBLAS; the rest is plain C + OpenMP. OpenBLAS's OpenMP build
 # (Debian's libopenblas0-openmp) shares our OpenMP threads; the default pthread build
 # competes with them (our idle OpenMP threads spin while it runs: a 6-layer step is ~2x
-# slower), so we link the OpenMP build when it is installed (.ci/run installs it).
+# slower), so we link the OpenMP build when it is installed (dev/setup/install_deps.sh installs it).
 BLAS_OPENMP_DIR = /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_OPENMP_LIBS = $(BLAS_OPENMP_DIR)/libopenblas.so.0 -Wl,-rpath,$(BLAS_OPENMP_DIR)
 BLAS_LIBS = $(if $(wildcard $(BLAS_OPENMP_DIR)/libopenblas.so.0),$(BLAS_OPENMP_LIBS),-lopenblas)
@@ -48,7 +52,7 @@ bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # MPI (doc/distributed.md): train_gpt2 and train_gpt2cu train data-parallel under mpirun
-# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which .ci/run installs);
+# when built with it. Found through mpicc (OpenMPI: libopenmpi-dev, which dev/setup/install_deps.sh installs);
 # without it, or with NO_MPI=1, they build without MPI, run as one process, and refuse to
 # run as one of several ranks.
 MPICC ?= $(shell command -v mpicc 2>/dev/null)
@@ -67,7 +71,7 @@ endif
 # the CPU trainer (doc/train_cpu.md)
 train_gpt2: train_gpt2.c $(LLMC_HEADERS)
 	@echo "train_gpt2: building $(MPI_NOTE)"
-	$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) $(VERSION_FLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
 
 # a vocabulary that fits the data (./vocab remap) and count-model reference losses (./vocab ref)
 vocab: vocab.c llmc/token_vocab.h llmc/tokenfile.h llmc/utils.h
@@ -85,6 +89,16 @@ generate: generate.c $(LLMC_HEADERS)
 build/bench_gpt2_cpu: dev/bench/bench_gpt2_cpu.c $(LLMC_HEADERS)
 	@mkdir -p build
 	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# synthetic pruned checkpoints for scripts/bench_generate.sh
+build/synth_model: dev/bench/synth_model.c $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
+
+# matrix-vector time of each weight form, for scripts/bench_generate.sh
+build/bench_weight_form: dev/bench/bench_weight_form.c $(LLMC_HEADERS)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # the model against PyTorch (dev/test/gpt2_reference.py writes what it compares with)
 test_gpt2: test_gpt2.c $(LLMC_HEADERS)
@@ -157,15 +171,16 @@ else
 NVCC_DIST_NOTE = for one GPU (no $(if $(MPICC),nccl.h,mpicc): no multi-GPU runs)
 endif
 
-ifneq ($(NVCC),)
-train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
-	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
-	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
-
 # the CPU reference the CUDA test compares against, compiled as C by the C compiler
+# (also linked into the emulated test, which needs no nvcc)
 build/gpt2_cpu_reference.o: dev/test/gpt2_cpu_reference.c dev/test/gpt2_cpu_reference.h $(LLMC_HEADERS)
 	@mkdir -p build
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+ifneq ($(NVCC),)
+train_gpt2cu: train_gpt2.cu $(CUDA_HEADERS) $(LLMC_HEADERS)
+	@echo "train_gpt2cu: building $(NVCC_DIST_NOTE)"
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_DIST_FLAGS) $(VERSION_FLAGS) -o $@ $< $(NVCC_DIST_LIBS) $(NVCC_LDLIBS)
 
 test_gpt2cu: test_gpt2.cu build/gpt2_cpu_reference.o $(CUDA_HEADERS) $(LLMC_HEADERS)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $< build/gpt2_cpu_reference.o $(NVCC_LDLIBS)
@@ -176,6 +191,45 @@ else
 $(CUDA_PROGRAMS):
 	@echo "skipping $@: nvcc not found (install the CUDA toolkit or set NVCC=/path/to/nvcc)"
 endif
+
+# ---------------------------------------------------------------------------
+# the CUDA programs on the CPU (dev/cuda_emu, doc/cuda.md): the .cu/.cuh sources with their
+# kernel launches translated (translate.py), compiled as C++ by g++ against an emulated
+# runtime, cuBLAS and cuBLASLt. Checks logic, indexing and synchronisation, not speed.
+#   build/emu/test_gpt2_emu, build/emu/test_gpt2fp32_emu   test_gpt2.cu, bf16 and fp32
+#   build/emu/test_cuda_emu                                 the emulator's own test
+#   make test-cuda-emu   their full runs (the quick runs are cases of make test)
+CXX_EMU ?= g++
+EMU_CXXFLAGS = -O2 -march=native -std=c++17 -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter \
+               -Wno-missing-field-initializers -Idev/cuda_emu/include -Ibuild/emu -I. -Illmc
+EMU_SOURCES = dev/cuda_emu/cuda_emu.h dev/cuda_emu/cuda_emu.cpp dev/cuda_emu/translate.py $(wildcard dev/cuda_emu/include/*.h)
+
+build/emu/cuda_emu.o: $(EMU_SOURCES)
+	@mkdir -p build/emu
+	$(CXX_EMU) $(EMU_CXXFLAGS) -c -o $@ dev/cuda_emu/cuda_emu.cpp
+
+build/emu/test_gpt2.cu: test_gpt2.cu $(CUDA_HEADERS) $(EMU_SOURCES)
+	python3 dev/cuda_emu/translate.py build/emu test_gpt2.cu $(CUDA_HEADERS)
+
+build/emu/test_gpt2_emu: build/emu/test_gpt2.cu build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(LLMC_HEADERS)
+	$(CXX_EMU) $(EMU_CXXFLAGS) -x c++ $< -x none -o $@ build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(BLAS_LIBS) $(LDLIBS)
+
+build/emu/test_gpt2fp32_emu: build/emu/test_gpt2.cu build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(LLMC_HEADERS)
+	$(CXX_EMU) $(EMU_CXXFLAGS) -DENABLE_FP32 -x c++ $< -x none -o $@ build/emu/cuda_emu.o build/gpt2_cpu_reference.o $(BLAS_LIBS) $(LDLIBS)
+
+# the emulator's own test (case 68): what it must catch
+build/emu/dev/cuda_emu/test_cuda_emu.cu: dev/cuda_emu/test_cuda_emu.cu $(EMU_SOURCES)
+	python3 dev/cuda_emu/translate.py build/emu dev/cuda_emu/test_cuda_emu.cu
+
+build/emu/test_cuda_emu: build/emu/dev/cuda_emu/test_cuda_emu.cu build/emu/test_gpt2.cu build/emu/cuda_emu.o
+	$(CXX_EMU) $(EMU_CXXFLAGS) -x c++ $< -x none -o $@ build/emu/cuda_emu.o $(LDLIBS)
+
+EMU_PROGRAMS = build/emu/test_gpt2_emu build/emu/test_gpt2fp32_emu build/emu/test_cuda_emu
+cuda-emu: $(EMU_PROGRAMS)
+
+# the full runs: every check of test_gpt2.cu, both builds, threads and blocks in both orders
+test-cuda-emu: $(EMU_PROGRAMS)
+	@dev/cuda_emu/run_full.sh
 
 # ---------------------------------------------------------------------------
 # tests: unit-test binaries live in dev/test/bin; cases in dev/test/cases/*.sh
@@ -241,8 +295,26 @@ test:
 	@dev/setup/install_deps.sh test
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda
+test-run: $(DATA_FILES) $(CPU_PROGRAMS) $(TEST_BINS) cuda $(EMU_PROGRAMS)
 	@dev/test/run_tests.sh
+
+# the unit tests and a short training run (one process, two MPI ranks) under ASan, LSan
+# and UBSan (dev/test/sanitize.sh; OpenMPI's own leaks: dev/test/lsan_suppressions.txt)
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_CFLAGS = $(SAN_FLAGS) -march=native -std=gnu11 -fopenmp -fno-math-errno -Wall -Wno-unused-parameter
+SAN_BINS = $(patsubst dev/test/%.c,build/sanitize/%,$(wildcard dev/test/test_*.c)) build/sanitize/test_dggr_scalar \
+           build/sanitize/train_gpt2
+sanitize: $(SAN_BINS)
+	@dev/test/sanitize.sh
+build/sanitize/test_dggr_scalar: dev/test/test_dggr.c $(LLMC_HEADERS)
+	@mkdir -p build/sanitize
+	$(CC) $(SAN_CFLAGS) -DFASTPOW_NO_AVX512 -o $@ $< $(LDLIBS)
+build/sanitize/train_gpt2: train_gpt2.c $(LLMC_HEADERS)
+	@mkdir -p build/sanitize
+	$(CC) $(SAN_CFLAGS) $(MPI_CFLAGS) -o $@ $< $(BLAS_LIBS) $(MPI_LIBS) $(LDLIBS)
+build/sanitize/%: dev/test/%.c $(LLMC_HEADERS)
+	@mkdir -p build/sanitize
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(BLAS_LIBS) $(LDLIBS)
 
 # libFuzzer targets (clang): build/fuzz/<name> -max_total_time=60
 FUZZ_BINS = build/fuzz/fuzz_tokenizer build/fuzz/fuzz_token_files build/fuzz/fuzz_bsz
@@ -261,4 +333,4 @@ clean:
 distclean: clean
 	rm -rf .cache data
 
-.PHONY: all cuda data train train-run test test-run fuzz clean distclean
+.PHONY: all cuda cuda-emu test-cuda-emu data train train-run test test-run sanitize fuzz clean distclean

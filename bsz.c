@@ -220,7 +220,7 @@ static int cmd_info(int argc, char** argv) {
         bsz_close(&f);
         return 1;
     }
-    if (json) bsz_report_print_json(stdout, &rep);
+    if (json) bsz_report_print_json(stdout, &rep, !total_only);
     else bsz_report_print(stdout, &rep, !total_only);
     bsz_report_free(&rep);
     bsz_close(&f);

@@ -9,7 +9,9 @@
  -q: every parameter rounded to a multiple of Delta, as the codec does (llmc/quantize.h)
  -> the mean val loss over -m sequential batches of -b x -t tokens (llmc/gpt2_eval.h,
  the same loop as the trainer's, so the numbers agree with a training log's for the
- same weights, batches and shape).
+ same weights, batches and shape). A model in a run directory (DIR/model_*.bin or .bsz
+ beside DIR/run.json, llmc/run_config.h) is evaluated by default as its trainer measured
+ the val loss: that run's -j, -b, -t and -m, unless given here; it prints what it used.
 
  Usage: ./eval_gpt2 -e MODEL [-j VAL] [-b B] [-t T] [-m BATCHES] [-p FRACTION] [-q DELTA] [-wmax MAX]
                     [-o CSV] [-tag NAME] [-pb FILE] [-f TRAIN [-gd DELTA] [-go CSV]]
@@ -31,6 +33,7 @@
 #include "llmc/tokenfile.h"
 #include "llmc/prune.h"
 #include "llmc/quantize.h"
+#include "llmc/run_config.h"
 #include "llmc/utils.h"
 
 typedef struct {
@@ -47,6 +50,7 @@ typedef struct {
     const char* groups_train; // -f
     double groups_delta;  // -gd (0: -q's Delta, else 1e-3)
     const char* groups_csv; // -go
+    int given_val, given_B, given_T, given_batches; // the flag was on the command line
 } EvalArgs;
 
 static void usage(FILE* f, const char* prog) {
@@ -56,6 +60,7 @@ static void usage(FILE* f, const char* prog) {
                "  -b    batch size B (default 8)\n"
                "  -t    sequence length T (default 64)\n"
                "  -m    validation batches, sequential from the start of the file (0: all of them) (default 20)\n"
+               "        -j -b -t -m default to the trainer's when the model's directory has its run.json\n"
                "  -p    prune: zero this fraction of the weight matrices and embeddings, smallest |w| first,\n"
                "        one global threshold (default 0: none)\n"
                "  -q    quantize every parameter to round(w/Delta)*Delta, after -p (default 0: none)\n"
@@ -73,7 +78,8 @@ static void usage(FILE* f, const char* prog) {
 
 // BS_OK, 1 for -h, or BS_EINVAL with a message naming the flag
 static int parse_args(EvalArgs* a, int argc, char** argv) {
-    *a = (EvalArgs){NULL, "data/corpus_val.bin", 8, 64, 20, 0.0, 0.0, NULL, "", GPT2_DEFAULT_MAX_ABS_WEIGHT, NULL, NULL, 0.0, NULL};
+    *a = (EvalArgs){NULL, "data/corpus_val.bin", 8, 64, 20, 0.0, 0.0, NULL, "", GPT2_DEFAULT_MAX_ABS_WEIGHT, NULL, NULL, 0.0, NULL,
+                    0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char* flag = argv[i];
         if (strcmp(flag, "-h") == 0 || strcmp(flag, "--help") == 0) return 1;
@@ -83,7 +89,7 @@ static int parse_args(EvalArgs* a, int argc, char** argv) {
         long long iv;
         double fv;
         if (strcmp(flag, "-e") == 0) a->model = val;
-        else if (strcmp(flag, "-j") == 0) a->val = val;
+        else if (strcmp(flag, "-j") == 0) { a->val = val; a->given_val = 1; }
         else if (strcmp(flag, "-o") == 0) a->csv = val;
         else if (strcmp(flag, "-tag") == 0) a->tag = val;
         else if (strcmp(flag, "-pb") == 0) a->per_batch = val;
@@ -96,9 +102,9 @@ static int parse_args(EvalArgs* a, int argc, char** argv) {
         else if (strcmp(flag, "-b") == 0 || strcmp(flag, "-t") == 0 || strcmp(flag, "-m") == 0) {
             long long lo = flag[1] == 'm' ? 0 : 1;
             if (!parse_int(val, lo, 1 << 20, &iv)) return bs_error_set(BS_EINVAL, "flag %s: '%s' is not an integer in [%lld, %d]", flag, val, lo, 1 << 20);
-            if (flag[1] == 'b') a->B = (int)iv;
-            else if (flag[1] == 't') a->T = (int)iv;
-            else a->batches = (int)iv;
+            if (flag[1] == 'b') { a->B = (int)iv; a->given_B = 1; }
+            else if (flag[1] == 't') { a->T = (int)iv; a->given_T = 1; }
+            else { a->batches = (int)iv; a->given_batches = 1; }
         } else if (strcmp(flag, "-p") == 0) {
             if (!parse_float(val, 0.0, 1.0, &fv)) return bs_error_set(BS_EINVAL, "flag -p: '%s' is not a fraction in [0, 1]", val);
             a->prune = fv;
@@ -116,6 +122,26 @@ static int parse_args(EvalArgs* a, int argc, char** argv) {
     if (strchr(a->tag, ',') || strchr(a->tag, '\n')) return bs_error_set(BS_EINVAL, "flag -tag: no commas or newlines");
     if ((a->groups_csv != NULL || a->groups_delta > 0.0) && a->groups_train == NULL)
         return bs_error_set(BS_EINVAL, "flags -go and -gd need -f (the training token file)");
+    return BS_OK;
+}
+
+// The val loss settings of the run that wrote the model: -j, -b, -t, -m of run.json in the
+// model's directory, for those not given here. *run_json gets that file's path ("" if none).
+static int defaults_from_run(EvalArgs* a, RunConfig* run, char* run_json, size_t n) {
+    run_json[0] = '\0';
+    const char* slash = strrchr(a->model, '/');
+    if (slash == NULL) snprintf(run_json, n, "run.json");
+    else snprintf(run_json, n, "%.*s/run.json", (int)(slash - a->model), a->model);
+    if (bs_file_size(run_json) < 0) { run_json[0] = '\0'; return BS_OK; }
+    int rc = run_config_read_file(run_json, run);
+    if (rc != BS_OK) return rc;
+    long long iv;
+    const char* v;
+    if (!a->given_val && (v = run_config_get(run, "-j")) != NULL) a->val = v;
+    if (!a->given_B && (v = run_config_get(run, "-b")) != NULL && parse_int(v, 1, 1 << 20, &iv)) a->B = (int)iv;
+    if (!a->given_T && (v = run_config_get(run, "-t")) != NULL && parse_int(v, 1, 1 << 20, &iv)) a->T = (int)iv;
+    if (!a->given_batches && (v = run_config_get(run, "-m")) != NULL && parse_int(v, 1, 1 << 20, &iv))
+        a->batches = (int)iv;
     return BS_OK;
 }
 
@@ -144,6 +170,12 @@ int main(int argc, char** argv) {
         usage(stderr, argv[0]);
         return 1;
     }
+    RunConfig* run = (RunConfig*)malloc_or_die(sizeof(RunConfig)); // holds the strings args.val may point to
+    char run_json[4096];
+    if (defaults_from_run(&args, run, run_json, sizeof(run_json)) != BS_OK) die("%s", bs_error());
+    if (run_json[0] != '\0')
+        printf("evaluating as the trainer's val loss did (%s): -j %s -b %d -t %d -m %d\n", run_json, args.val, args.B,
+               args.T, args.batches);
     GPT2 model;
     if (gpt2_load_checkpoint(&model, args.model) != BS_OK) die("%s", bs_error());
     if (gpt2_params_check(&model.config, model.params_memory, args.max_weight, args.model) != BS_OK) die("%s", bs_error());
@@ -195,5 +227,6 @@ int main(int argc, char** argv) {
 
     dataloader_free(&val);
     gpt2_free(&model);
+    free(run);
     return 0;
 }

@@ -47,8 +47,9 @@ static void usage(FILE* f, const char* prog) {
                "  -topk  sample among the K most likely tokens (default 0: all)\n"
                "  -topp  sample from the nucleus of probability P (default 1: all)\n"
                "  -seed  random seed of the sampler (default 1337)\n"
-               "  -f     weight form: auto (exact form with the fewest bytes per tensor), fp32, bf16 (lossy),\n"
-               "         levels, bitmap, csr (default auto)\n"
+               "  -f     weight form of every matrix: auto (the exact form with the fewest bytes), measure (the exact\n"
+               "         form whose product is fastest, timed at load), fp32, bf16 (lossy), levels, bitmap, csr\n"
+               "         (default auto)\n"
                "  -q     .bin models: find quantization levels on the grid of this step (default 0.001; 0 = floats)\n"
                "  -v     1: print each weight matrix's form (default 0)\n"
                "  -tok   tokenizer directory holding encoder.json and vocab.bpe (default %s)\n"
@@ -85,10 +86,11 @@ static int parse_args(GenerateArgs* a, int argc, char** argv) {
             if (!parse_int(val, 0, INT64_MAX, &iv)) return bs_error_set(BS_EINVAL, "flag -seed: '%s' is not a non-negative integer", val);
             a->seed = (uint64_t)iv;
         } else if (strcmp(flag, "-f") == 0) {
-            a->form = -2;
+            a->form = -100;
             if (strcmp(val, "auto") == 0) a->form = GPT2_FORM_AUTO;
+            if (strcmp(val, "measure") == 0) a->form = GPT2_FORM_MEASURE;
             for (int k = 0; k < WF_NUM_FORMS; k++) if (strcmp(val, wf_form_names[k]) == 0) a->form = k;
-            if (a->form == -2) return bs_error_set(BS_EINVAL, "flag -f: '%s' is not a form (auto, fp32, bf16, levels, bitmap, csr)", val);
+            if (a->form == -100) return bs_error_set(BS_EINVAL, "flag -f: '%s' is not a form (auto, measure, fp32, bf16, levels, bitmap, csr)", val);
         } else if (strcmp(flag, "-q") == 0) {
             if (!parse_float(val, 0.0, 1e3, &fv)) return bs_error_set(BS_EINVAL, "flag -q: '%s' is not a step in [0, 1000] (0: floats)", val);
             a->grid_delta = fv;
@@ -128,6 +130,25 @@ static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// CPU seconds of the whole process (all threads): on a loaded machine a steadier measure
+// of the work than the wall clock
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// the process's resident memory now (/proc/self/statm), or -1 when unknown
+static double resident_mib(void) {
+    FILE* f = fopen("/proc/self/statm", "r");
+    long pages_total = 0, pages_resident = -1;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = -1;
+        fclose(f);
+    }
+    return pages_resident < 0 ? -1.0 : (double)pages_resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
 static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
@@ -227,7 +248,7 @@ int main(int argc, char** argv) {
     if (gpt2_infer_forward(&m, prompt_ids, (int)num_ids) != BS_OK) die("%s", bs_error());
     double prefill_s = now_seconds() - t0;
     int generated = 0, decoded = 0, stopped_eot = 0;
-    double decode_s = 0.0;
+    double decode_s = 0.0, decode_cpu_s = 0.0;
     t0 = now_seconds();
     while (generated < args.new_tokens) {
         int next = sampler_sample(&sampler, m.logits);
@@ -235,8 +256,9 @@ int main(int argc, char** argv) {
         emit_token(tok, &st, next);
         generated++;
         if (generated == args.new_tokens || m.pos >= m.context) break;
-        double t1 = now_seconds();
+        double t1 = now_seconds(), c1 = cpu_seconds();
         if (gpt2_infer_forward(&m, &next, 1) != BS_OK) die("%s", bs_error());
+        decode_cpu_s += cpu_seconds() - c1;
         decode_s += now_seconds() - t1;
         decoded++;
     }
@@ -264,8 +286,11 @@ int main(int argc, char** argv) {
     fprintf(stderr, "prefill: %zu tokens in %.1f ms, %.1f tokens/s\n", num_ids, 1e3 * prefill_s, (double)num_ids / prefill_s);
     fprintf(stderr, "decode: %d tokens in %.1f ms, %.2f tokens/s (forward only; %.2f tokens/s with sampling and output)\n",
             decoded, 1e3 * decode_s, decoded > 0 ? decoded / decode_s : 0.0, decoded > 0 ? decoded / total_decode_s : 0.0);
+    fprintf(stderr, "decode cpu: %.1f ms of CPU time, %.2f tokens per CPU-second\n", 1e3 * decode_cpu_s,
+            decoded > 0 ? decoded / decode_cpu_s : 0.0);
     fprintf(stderr, "generated %d tokens%s; KV cache %d positions\n", generated, stopped_eot ? ", stopped at <|endoftext|>" : "", m.context);
-    fprintf(stderr, "peak resident memory: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+    fprintf(stderr, "peak resident memory: %.1f MiB (loading included); resident now %.1f MiB\n",
+            (double)ru.ru_maxrss / 1024.0, resident_mib());
 
     sampler_free(&sampler);
     gpt2_infer_free(&m);

@@ -33,6 +33,7 @@
 #include "llmc/logger.h"
 #include "llmc/param_groups.h"
 #include "llmc/rng.h"
+#include "llmc/run_config.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_checkpoint.h"
@@ -75,23 +76,30 @@ typedef struct {
     DataLoaderState loader;
     uint64_t sample_rng;
     int world_size; // ranks (dist.h)
+    float val_loss; // the last val loss measured
+    const char* run_config; // the run's configuration (run_config.h's JSON), saved in the state
 } Progress;
 
 // the checkpoint files, as llmc/train_checkpoint.h writes them for both trainers:
 // model_<step>.bin, model_<step>.bsz and state_<step>.bin (with BackSlash's moments)
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
-    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len, pr->world_size};
+    TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len, pr->world_size, pr->val_loss,
+                        pr->run_config};
     // codec (doc/format.md): the coded model, quantized at -ld (-bc, -br), beside the full-precision state
     BszOptions coded;
     uint8_t* rows = NULL;
     int rc = train_checkpoint_bsz_options(args, &model->config, &coded, &rows);
     if (rc == BS_OK) rc = train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
     free(rows);
-    return rc;
+    if (rc != BS_OK) return rc;
+    rc = train_checkpoint_remove_old_states(dir, pr->step, args->keep_states, stdout); // -nk
+    return rc < 0 ? rc : BS_OK;
 }
 
-// restores the model, the optimizer and the progress from a training state file
-static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* pr, const TrainArgs* args) {
+// restores the model, the optimizer and the progress from a training state file, and the
+// configuration of the run that wrote it into *saved (*has_saved 0 for a state without one)
+static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* pr, const TrainArgs* args, RunConfig* saved,
+                      int* has_saved) {
     TrainCheckpoint ck;
     int rc = train_checkpoint_load(path, &ck);
     if (rc != BS_OK) return rc;
@@ -120,6 +128,12 @@ static int load_state(const char* path, GPT2* model, Optimizer* opt, Progress* p
     pr->step = ck.progress.step;
     pr->loader = ck.progress.loader;
     pr->sample_rng = ck.progress.sample_rng;
+    pr->val_loss = ck.progress.val_loss;
+    *has_saved = ck.run_config != NULL;
+    if (*has_saved && (rc = run_config_from_json(saved, ck.run_config, ck.run_config_size, path)) != BS_OK) {
+        train_checkpoint_free(&ck);
+        return rc;
+    }
     // BackSlash: the saved moments give the next step's nu exactly (a state written
     // without them gets them measured from the weights)
     if ((rc = backslash_init(opt, model, args)) == BS_OK) {
@@ -173,7 +187,7 @@ static void print_sample(GPT2* model, const Tokenizer* tok, int gen_tokens, int 
 // gradient. Every -v steps (from step 0) and at the end: loss and accuracy over every
 // test message (-v 0: only at the end), and the accuracy of always answering the training set's most frequent class.
 
-static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args) {
+static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, const TrainArgs* args, const char* run_json) {
     LabeledTokens train, test;
     if (labeled_tokens_read(args->train_tokens, &train) != BS_OK) die("flag -i: %s", bs_error());
     if (labeled_tokens_read(args->val_tokens, &test) != BS_OK) die("flag -j: %s", bs_error());
@@ -219,7 +233,7 @@ static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, cons
         }
         if (is_last) {
             if (args->output_dir != NULL) {
-                Progress now = {step, {0, 0, 0}, rng.state, 1};
+                Progress now = {step, {0, 0, 0}, rng.state, 1, ev.loss, run_json};
                 if (save_checkpoint(args->output_dir, model, opt, &now, args) != BS_OK) die("%s", bs_error());
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin (the model; the head is not saved)\n",
                        args->output_dir, step, step, step);
@@ -277,6 +291,7 @@ static void train_classifier(GPT2* model, Optimizer* opt, const Dist* dist, cons
 
 int main(int argc, char** argv) {
     cpu_threads_passive_wait(argv);
+    const char* program = "train_gpt2";
     // data-parallel under mpirun (dist.h): rank and world; one rank otherwise
     Dist dist;
     if (dist_init(&dist, &argc, &argv) != BS_OK) die("%s", bs_error());
@@ -306,18 +321,20 @@ int main(int argc, char** argv) {
     GPT2 model;
     Optimizer opt;
     memset(&opt, 0, sizeof(opt));
-    Progress pr = {0, {0, 0, 0}, 0, dist.world};
+    Progress pr = {0, {0, 0, 0}, 0, dist.world, NAN, NULL};
     int resumed = 0;
+    RunConfig* saved = (RunConfig*)malloc_or_die(sizeof(RunConfig)); // the resumed state's run configuration
+    int has_saved = 0;
+    char state_path[4096] = "";
     char weights_from[4096]; // -e, or the state resumed from (for the messages)
     snprintf(weights_from, sizeof(weights_from), "%s", args.init);
     if (args.resume) {
         int last = train_checkpoint_latest(args.output_dir);
         if (last >= 0) {
-            char path[4096];
-            snprintf(path, sizeof(path), "%s/state_%08d.bin", args.output_dir, last);
-            if (load_state(path, &model, &opt, &pr, &args) != BS_OK) die("%s", bs_error());
-            snprintf(weights_from, sizeof(weights_from), "%s", path);
-            printf("resuming from %s (step %d)\n", path, pr.step);
+            snprintf(state_path, sizeof(state_path), "%s/state_%08d.bin", args.output_dir, last);
+            if (load_state(state_path, &model, &opt, &pr, &args, saved, &has_saved) != BS_OK) die("%s", bs_error());
+            snprintf(weights_from, sizeof(weights_from), "%s", state_path);
+            printf("resuming from %s (step %d)\n", state_path, pr.step);
             resumed = 1;
         } else {
             printf("-y 1: no state_*.bin in %s, starting a new run\n", args.output_dir);
@@ -336,6 +353,22 @@ int main(int argc, char** argv) {
     }
     model.use_reference_kernels = args.reference_kernels;
     const GPT2Config* cfg = &model.config;
+    // the run's configuration (run_config.h): checked against the resumed state's, written to
+    // run.json and into every state; a new run refuses a directory holding another run's files
+    RunConfig* run = (RunConfig*)malloc_or_die(sizeof(RunConfig));
+    if (run_config_build(run, program, &args, cfg, dist.world) != BS_OK) die("%s", bs_error());
+    if (resumed && !has_saved) printf("note: %s predates run configurations; only -b, -t and the ranks are checked\n", state_path);
+    if (resumed && has_saved && run_config_check_resume(saved, run, state_path) != BS_OK) die("%s", bs_error());
+    size_t run_json_len = 0;
+    char* run_json = run_config_to_json(run, &run_json_len);
+    if (run_json == NULL) die("out of memory");
+    pr.run_config = run_json;
+    if (dist.rank == 0 && args.output_dir != NULL) {
+        if (run_dir_prepare(args.output_dir, args.resume, resumed, args.overwrite, run) != BS_OK) die("%s", bs_error());
+        if (run_config_write_file(args.output_dir, run) != BS_OK) die("%s", bs_error());
+    }
+    free(run);
+    free(saved);
     // every rank must start from the same weights (and, resuming, moments)
     check[0] = '\0';
     dist_text_add_crc(check, "weights", model.params_memory, model.num_params * sizeof(float));
@@ -354,7 +387,8 @@ int main(int argc, char** argv) {
 
     if (args.classifier) { // -cls 1: a classifier on labeled token files instead of the LM loop
         if (dist.world > 1) dist_fail(&dist, "flag -cls: the classifier mode runs in one process (not under mpirun)");
-        train_classifier(&model, &opt, &dist, &args);
+        train_classifier(&model, &opt, &dist, &args, run_json);
+        free(run_json);
         free(opt.m);
         free(opt.v);
         dggr_free(&opt.dggr);
@@ -382,7 +416,8 @@ int main(int argc, char** argv) {
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
-    float val_loss = NAN;
+    float val_loss = pr.val_loss; // resumed: the last one measured before the state was written
+    double last_save_s = now_seconds(); // -nm: minutes since the last checkpoint
     for (int step = pr.step; step <= args.max_steps; step++) {
         int last = step == args.max_steps;
         float step_val = NAN;
@@ -392,20 +427,26 @@ int main(int argc, char** argv) {
         }
         if (dist.rank == 0 && args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
             print_sample(&model, tok, args.gen_tokens, T, &sample_rng);
+        int due_by_time = 0; // -nm: rank 0's clock decides for every rank
+        if (args.output_dir != NULL && args.checkpoint_minutes > 0 && step != pr.step && !last) {
+            due_by_time = now_seconds() - last_save_s >= 60.0 * args.checkpoint_minutes;
+            dist_broadcast_bytes(&dist, &due_by_time, sizeof(due_by_time));
+        }
         if (args.output_dir != NULL && step != pr.step &&
-            (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
+            (last || due_by_time || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
             // data-parallel: the ranks' weights must still agree; with -z 1 rank 0 gathers the moments
             check[0] = '\0';
             dist_text_add_crc(check, "weights", model.params_memory, model.num_params * sizeof(float));
             if (dist_check_agree(&dist, check, "the weights at a checkpoint") != BS_OK) dist_fail(&dist, bs_error());
             if (dist_gather_moments(&dist, &opt.dggr, opt.m, opt.v) != BS_OK) die("%s", bs_error());
             if (dist.rank == 0) {
-                Progress now = {step, train.state, sample_rng.state, dist.world};
+                Progress now = {step, train.state, sample_rng.state, dist.world, val_loss, run_json};
                 if (save_checkpoint(args.output_dir, &model, &opt, &now, &args) != BS_OK) die("%s", bs_error());
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
                 // codec: the size report of the final model
                 if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
             }
+            last_save_s = now_seconds();
         }
         if (last) { // the final evaluation gets a row of its own
             train_report_last_row(&lg, step, step_val);
@@ -442,6 +483,7 @@ int main(int argc, char** argv) {
     if (dist.rank == 0) param_groups_report(cfg, model.params_memory, train.tokens, train.num_tokens, args.rate_delta);
 
     logger_close(&lg);
+    free(run_json);
     tokenizer_free(tok);
     dataloader_free(&train);
     dataloader_free(&val);

@@ -35,6 +35,7 @@
 #include "llmc/gpt2_cpu.h"
 #include "llmc/logger.h"
 #include "llmc/rng.h"
+#include "llmc/run_config.h"
 #include "llmc/tokenizer.h"
 #include "llmc/train_args.h"
 #include "llmc/train_checkpoint.h"
@@ -58,14 +59,13 @@ static float validation_loss(GPT2Cuda* model, DataLoader* val, int max_batches) 
 static void print_sample(GPT2Cuda* model, const Tokenizer* tok, int gen_tokens, int max_T, Rng* rng) {
     int V = model->config.vocab_size, Vp = model->config.padded_vocab_size;
     int* ids = (int*)malloc_or_die((size_t)(gen_tokens + 1) * sizeof(int));
-    float* logits = (float*)malloc_or_die((size_t)max_T * Vp * sizeof(float));
+    float* row = (float*)malloc_or_die((size_t)Vp * sizeof(float)); // the last position's logits
     ids[0] = V > GPT2_EOT ? GPT2_EOT : 0;
     for (int t = 1; t <= gen_tokens; t++) {
         // the model sees the last max_T tokens (the window slides past the batch length)
         int start = t > max_T ? t - max_T : 0, len = t - start;
         gpt2cuda_forward(model, ids + start, NULL, 1, len, 0.0f);
-        gpt2cuda_get_logits(model, logits);
-        const float* row = logits + (size_t)(len - 1) * Vp;
+        gpt2cuda_get_last_logits(model, 0, row);
         float mx = row[0];
         for (int v = 1; v < V; v++) mx = fmaxf(mx, row[v]);
         double sum = 0.0;
@@ -80,7 +80,7 @@ static void print_sample(GPT2Cuda* model, const Tokenizer* tok, int gen_tokens, 
         ids[t] = next;
     }
     train_report_sample(tok, ids, gen_tokens);
-    free(logits);
+    free(row);
     free(ids);
 }
 
@@ -138,14 +138,18 @@ int main(int argc, char** argv) {
     memset(&ck, 0, sizeof(ck));
     TrainProgress pr;
     memset(&pr, 0, sizeof(pr));
+    pr.val_loss = NAN;
     int resumed = 0;
+    RunConfig* saved = (RunConfig*)malloc_or_die(sizeof(RunConfig)); // the resumed state's run configuration
+    int has_saved = 0;
+    char state_path[4096] = "";
     char weights_from[4096]; // -e, or the state resumed from (for the messages)
     snprintf(weights_from, sizeof(weights_from), "%s", args.init);
     if (args.resume) {
         int last = train_checkpoint_latest(args.output_dir);
         if (last >= 0) {
-            char path[4096];
-            snprintf(path, sizeof(path), "%s/state_%08d.bin", args.output_dir, last);
+            char* path = state_path;
+            snprintf(state_path, sizeof(state_path), "%s/state_%08d.bin", args.output_dir, last);
             if (train_checkpoint_load(path, &ck) != BS_OK) die("%s", bs_error());
             if (gpt2_params_check(&ck.config, ck.params, args.max_weight, path) != BS_OK) die("%s", bs_error());
             snprintf(weights_from, sizeof(weights_from), "%s", path);
@@ -155,6 +159,9 @@ int main(int argc, char** argv) {
             if (ck.progress.world_size != dist.world)
                 die("%s: saved by a run of %d rank(s); resume it with mpirun -np %d (this run has %d)", path,
                     ck.progress.world_size, ck.progress.world_size, dist.world);
+            has_saved = ck.run_config != NULL;
+            if (has_saved && run_config_from_json(saved, ck.run_config, ck.run_config_size, path) != BS_OK)
+                die("%s", bs_error());
             config = ck.config;
             params = ck.params;
             pr = ck.progress;
@@ -172,6 +179,21 @@ int main(int argc, char** argv) {
         pr.world_size = dist.world;
     }
     if (T > config.max_seq_len) die("flag -t: %d is longer than the model's max_seq_len %d", T, config.max_seq_len);
+    // the run's configuration (run_config.h), as train_gpt2: checked against the resumed
+    // state's, written to run.json and into every state; a new run refuses another run's files
+    RunConfig* run = (RunConfig*)malloc_or_die(sizeof(RunConfig));
+    if (run_config_build(run, "train_gpt2cu", &args, &config, dist.world) != BS_OK) die("%s", bs_error());
+    if (resumed && !has_saved) printf("note: %s predates run configurations; only -b, -t and the ranks are checked\n", state_path);
+    if (resumed && has_saved && run_config_check_resume(saved, run, state_path) != BS_OK) die("%s", bs_error());
+    size_t run_json_len = 0;
+    char* run_json = run_config_to_json(run, &run_json_len);
+    if (run_json == NULL) die("out of memory");
+    if (dist.rank == 0 && args.output_dir != NULL) {
+        if (run_dir_prepare(args.output_dir, args.resume, resumed, args.overwrite, run) != BS_OK) die("%s", bs_error());
+        if (run_config_write_file(args.output_dir, run) != BS_OK) die("%s", bs_error());
+    }
+    free(run);
+    free(saved);
 
     // every rank must start from the same weights (and, resuming, moments)
     size_t num_params = gpt2_num_params(&config);
@@ -227,7 +249,8 @@ int main(int argc, char** argv) {
 
     Rng sample_rng = {pr.sample_rng};
     double ema_step_s = -1.0;
-    float val_loss = NAN;
+    float val_loss = pr.val_loss; // resumed: the last one measured before the state was written
+    double last_save_s = now_seconds(); // -nm: minutes since the last checkpoint
     float* host_params = (float*)malloc_or_die(model.num_params * sizeof(float));
     float* host_m = (float*)malloc_or_die(model.num_params * sizeof(float));
     float* host_v = (float*)malloc_or_die(model.num_params * sizeof(float));
@@ -240,9 +263,14 @@ int main(int argc, char** argv) {
         }
         if (dist.rank == 0 && args.gen_tokens > 0 && (last || (args.sample_every > 0 && step > 0 && step % args.sample_every == 0)))
             print_sample(&model, tok, args.gen_tokens, T, &sample_rng);
+        int due_by_time = 0; // -nm: rank 0's clock decides for every rank
+        if (args.output_dir != NULL && args.checkpoint_minutes > 0 && step != pr.step && !last) {
+            due_by_time = now_seconds() - last_save_s >= 60.0 * args.checkpoint_minutes;
+            dist_broadcast_bytes(&dist, &due_by_time, sizeof(due_by_time));
+        }
         if (args.output_dir != NULL && step != pr.step &&
-            (last || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
-            TrainProgress now = {step, train.state, sample_rng.state, B, T, dist.world};
+            (last || due_by_time || (args.checkpoint_every > 0 && step % args.checkpoint_every == 0))) {
+            TrainProgress now = {step, train.state, sample_rng.state, B, T, dist.world, val_loss, run_json};
             dist_nccl_gather_state(&nccl, &model); // -z 1: every span's master weights and moments
             gpt2cuda_get_params(&model, host_params);
             gpt2cuda_get_opt_state(&model, host_m, host_v);
@@ -253,13 +281,15 @@ int main(int argc, char** argv) {
                 BszOptions bsz;
                 uint8_t* rows = NULL; // -ld, -bc, -br: the coded checkpoint's options, as on the CPU
                 if (train_checkpoint_bsz_options(&args, &config, &bsz, &rows) != BS_OK ||
-                    train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK)
+                    train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK ||
+                    train_checkpoint_remove_old_states(args.output_dir, step, args.keep_states, stdout) < 0) // -nk
                     die("%s", bs_error());
                 free(rows);
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
                 // codec: the size report of the final model
                 if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());
             }
+            last_save_s = now_seconds();
         }
         if (last) { // the final evaluation gets a row of its own
             train_report_last_row(&lg, step, step_val);
@@ -291,12 +321,14 @@ int main(int argc, char** argv) {
     train_report_final(val_loss, &model.dggr);
 
     logger_close(&lg);
+    free(run_json);
     tokenizer_free(tok);
     dataloader_free(&train);
     dataloader_free(&val);
     free(host_params);
     free(host_m);
     free(host_v);
+    if (dist.rank == 0) matmul_paths_print(&ctx, "train_gpt2cu");
     dist_nccl_free(&nccl);
     gpt2cuda_free(&model);
     cuda_context_free(&ctx);

@@ -1,6 +1,6 @@
 /*
  adamw_dggr.cuh: the fused AdamW + DGGR update on the GPU, the device half of llmc/dggr.h
- (BACKSLASH.md section 3; doc/backslash.md). The host half is dggr.h itself: its DGGR
+ (doc/method.md section 3; doc/backslash.md). The host half is dggr.h itself: its DGGR
  state holds the tensor table, the chunks, each tensor's shape nu, and after the pass
  reduces the chunk sums, solves for the next shape (gg.h) and computes the rate, the zero
  fraction and the bits/param estimate, exactly as on the CPU.

@@ -1,6 +1,6 @@
 /*
  bsz.h: coded model files (.bsz): GPT-2 weights quantized, value-mapped and entropy coded
- (BACKSLASH.md section 5). The format is specified in doc/format.md; this header is its
+ (doc/method.md section 5). The format is specified in doc/format.md; this header is its
  reference writer and reader, shared by ./bsz, the trainers and the tests.
 
    write:  fp32 params -> q = round(w / Delta) (quantize.h) -> rank of q in the value map

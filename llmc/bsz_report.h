@@ -363,7 +363,8 @@ static inline void bsz_report_json_row(FILE* out, const BszReportRow* r) {
     fprintf(out, "}");
 }
 
-static inline void bsz_report_print_json(FILE* out, const BszReport* rep) {
+// the report as one JSON object; per_tensor 0 leaves out the "tensors" list (bsz info --total)
+static inline void bsz_report_print_json(FILE* out, const BszReport* rep, int per_tensor) {
     const GPT2Config* c = &rep->config;
     double n = (double)rep->num_params;
     fprintf(out, "{\"config\": {\"max_seq_len\": %d, \"vocab_size\": %d, \"padded_vocab_size\": %d, \"num_layers\": %d, "
@@ -380,6 +381,10 @@ static inline void bsz_report_print_json(FILE* out, const BszReport* rep) {
     bsz_report_json_row(out, &rep->total);
     fprintf(out, ",\n \"global\": ");
     bsz_report_json_row(out, &rep->global);
+    if (!per_tensor) {
+        fprintf(out, "}\n");
+        return;
+    }
     fprintf(out, ",\n \"tensors\": [\n");
     for (int t = 0; t < rep->num_rows; t++) {
         fprintf(out, "  ");

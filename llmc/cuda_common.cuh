@@ -161,6 +161,9 @@ typedef struct {
     size_t lt_workspace_bytes;
     int num_sms;
     int use_lt_epilogue;       // 1: matmul forward adds the bias in cuBLASLt's epilogue
+    // matmul.cuh's forward paths, counted: cuBLASLt, cublasGemmEx, and how many of the
+    // latter ran because cuBLASLt found no algorithm (matmul_paths_print)
+    unsigned long long matmul_lt, matmul_plain, matmul_lt_refused;
 } CudaContext;
 
 static inline void cuda_context_init(CudaContext* ctx, int device) {

@@ -1,7 +1,7 @@
 /*
  dggr.h: the BackSlash update, AdamW with the DGGR rate term fused in (doc/backslash.md).
 
- Training minimises L = D(W) + lambda * R(W) with the rate (BACKSLASH.md section 3)
+ Training minimises L = D(W) + lambda * R(W) with the rate (doc/method.md section 3)
 
    R(W)   = (1/N) sum_{i in S} (|w_i| + eps)^nu_i       S: the constrained weights, N = |S|
    dR/dwi = (nu_i/N) sign(w_i) (|w_i| + eps)^(nu_i - 1)

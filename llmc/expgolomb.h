@@ -1,6 +1,6 @@
 /*
  expgolomb.h: exp-Golomb codes of order k (EG-k), the entropy code of .bsz files
- (BACKSLASH.md section 5; BackSlash paper, Table 2; Wen & Villasenor 1999).
+ (doc/method.md section 5; BackSlash paper, Table 2; Wen & Villasenor 1999).
 
  EG-k of an integer n >= 0: let x = n + 2^k, written in binary with b bits
  (b = floor(log2 x) + 1, so its top bit is 1); the code word is b - k - 1 zeros followed

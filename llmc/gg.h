@@ -1,5 +1,5 @@
 /*
- gg.h: generalized-Gaussian (GG) math for BackSlash (doc/backslash.md, BACKSLASH.md 1-3).
+ gg.h: generalized-Gaussian (GG) math for BackSlash (doc/backslash.md, doc/method.md 1-3).
  Scalar functions only; the pass over the parameters lives in dggr.h. Shared by the CPU
  trainer, the CUDA trainer's host code (the nu solve is a few scalar operations) and the
  codec's report.

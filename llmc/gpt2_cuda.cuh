@@ -49,6 +49,7 @@ typedef struct {
     float *lnf_mean, *lnf_rstd;      // (B, T)
     floatX* logits;                  // (B, T, Vp); dlogits after a forward with dloss != 0
     float* losses;                   // (B, T)
+    float* last_logits;              // (Vp) fp32: one position's logits for sampling (gpt2cuda_get_last_logits)
     // scratch
     floatX* proj;                    // (B, T, C) attention / MLP projection before the residual add
     floatX* dresidual;               // (B, T, C) gradient of the residual stream
@@ -142,6 +143,7 @@ static inline void gpt2cuda_init(GPT2Cuda* model, CudaContext* ctx, const GPT2Co
     a->lnf_rstd = (float*)gpt2cuda_alloc(BT, sizeof(float), "activations (lnf rstd)", &total);
     a->logits = (floatX*)gpt2cuda_alloc(BT * Vp, sizeof(floatX), "activations (logits)", &total);
     a->losses = (float*)gpt2cuda_alloc(BT, sizeof(float), "activations (losses)", &total);
+    a->last_logits = (float*)gpt2cuda_alloc(Vp, sizeof(float), "one position's logits", &total);
     a->proj = (floatX*)gpt2cuda_alloc(BT * C, sizeof(floatX), "scratch (projection)", &total);
     a->dresidual = (floatX*)gpt2cuda_alloc(BT * C, sizeof(floatX), "scratch (dresidual)", &total);
     a->dbuf = (floatX*)gpt2cuda_alloc(BT * C, sizeof(floatX), "scratch (dbuf)", &total);
@@ -185,7 +187,7 @@ static inline void gpt2cuda_free(GPT2Cuda* model) {
     GPT2CudaActs* a = &model->acts;
     void* ptrs[] = {a->encoded, a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->atty, a->att, a->residual2, a->ln2,
                     a->ln2_mean, a->ln2_rstd, a->fch, a->fch_gelu, a->residual3, a->lnf, a->lnf_mean, a->lnf_rstd,
-                    a->logits, a->losses, a->proj, a->dresidual, a->dbuf, a->dqkv, a->dfch, a->attn.q, a->attn.k,
+                    a->logits, a->losses, a->last_logits, a->proj, a->dresidual, a->dbuf, a->dqkv, a->dfch, a->attn.q, a->attn.k,
                     a->attn.v, a->attn.y, a->attn.dk, a->attn.preatt, a->reduce_scratch, a->norm_partials,
                     a->norm_out, a->inputs, a->targets, a->bucket_tokens, a->bucket_starts, a->bucket_positions,
                     model->master, model->grads, model->m, model->v};
@@ -429,7 +431,17 @@ static inline void gpt2cuda_get_grads(GPT2Cuda* model, float* host) {
     cudaCheck(cudaMemcpy(host, model->grads, model->num_params * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
-// the logits of the last forward without targets (or with dloss == 0): (B', T', Vp) floats
+// the logits of position (b, cur_T - 1) of the last forward without targets (or with
+// dloss == 0): Vp floats, what sampling needs per token, through a buffer allocated once
+static inline void gpt2cuda_get_last_logits(GPT2Cuda* model, int b, float* host) {
+    int Vp = model->config.padded_vocab_size;
+    if (b < 0 || b >= model->cur_B) die("gpt2cuda_get_last_logits: row %d outside the last batch of %d", b, model->cur_B);
+    const floatX* row = model->acts.logits + ((size_t)b * model->cur_T + (size_t)(model->cur_T - 1)) * Vp;
+    gpt2cuda_floatx_to_host(model->ctx, host, row, (size_t)Vp, model->acts.last_logits);
+}
+
+// the logits of the last forward without targets (or with dloss == 0): (B', T', Vp) floats.
+// For the tests: allocates a device copy of them all each call (sampling: gpt2cuda_get_last_logits).
 static inline void gpt2cuda_get_logits(GPT2Cuda* model, float* host) {
     size_t count = (size_t)model->cur_B * model->cur_T * model->config.padded_vocab_size;
     float* scratch = NULL;

@@ -11,8 +11,12 @@
  Each weight matrix (wte, wpe, and per layer qkvw, attprojw, fcw, fcprojw) becomes one
  WeightForm: the one asked for, or with GPT2_FORM_AUTO the exact form (fp32, levels, bitmap,
  csr; bf16 is lossy and only on request) with the fewest bytes, since batch-1 decode reads
- every weight once per token (doc/generate.md measures the forms). A first pass over a
- tensor counts its nonzeros and largest level, a second builds it. Biases and LayerNorm
+ every weight once per token, or with GPT2_FORM_MEASURE the exact form whose product was
+ fastest when timed at load: each candidate is built, and its product timed (CPU time, best
+ of GPT2_MEASURE_REPS) after the caches were flushed by sweeping a buffer the size of the
+ last-level cache, as in decode, where the model is streamed from memory once per token
+ (doc/generate.md compares the two rules). A first pass over a tensor counts its nonzeros
+ and largest level, a second builds it. Biases and LayerNorm
  parameters stay fp32.
 
  The forward pass is the training forward (gpt2_cpu.h, llm.c's layers) restricted to new
@@ -29,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -40,20 +46,23 @@
 #include "utils.h"
 #include "weight_form.h"
 
-#define GPT2_FORM_AUTO (-1)
+#define GPT2_FORM_AUTO (-1)    // the exact form with the fewest bytes
+#define GPT2_FORM_MEASURE (-2) // the exact form whose product is fastest, timed at load
+#define GPT2_MEASURE_REPS 2
 #ifndef GPT2_INFER_BLOCK
 #define GPT2_INFER_BLOCK 64 // positions per block of the forward pass (longer prompts go in blocks)
 #endif
 #define GPT2_INFER_ROWS_ELEMS (1u << 20) // weights per row block while loading
 
 typedef struct {
-    int form;         // WF_* for every weight matrix, or GPT2_FORM_AUTO
+    int form;         // WF_* for every weight matrix, GPT2_FORM_AUTO or GPT2_FORM_MEASURE
     float grid_delta; // .bin: the step to find levels on (0: floats only); .bsz: its own Delta
     int context;      // positions the KV cache holds (<= max_seq_len; 0 = max_seq_len)
+    size_t measure_flush_bytes; // GPT2_FORM_MEASURE: the cache-flushing sweep (0: the last-level cache's size)
 } GPT2InferOptions;
 
 static inline GPT2InferOptions gpt2_infer_default_options(void) {
-    GPT2InferOptions o = {GPT2_FORM_AUTO, QUANTIZE_DEFAULT_DELTA, 0};
+    GPT2InferOptions o = {GPT2_FORM_AUTO, QUANTIZE_DEFAULT_DELTA, 0, 0};
     return o;
 }
 
@@ -206,17 +215,14 @@ static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int row
     return best;
 }
 
-// builds logical tensor t (a weight matrix) into form f
-static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f) {
+// builds logical tensor t (a weight matrix) into form `kind` with values of type vt
+static inline int gpt2_build_matrix(GPT2Source* s, int t, const GPT2TensorStats* st, int kind, WeightValueType vt,
+                                    float* w, int32_t* q, WeightForm* f) {
     const GPT2Tensor* tt = &s->table[t];
     int rows = tt->shape[0], cols = tt->shape[1];
-    GPT2TensorStats st;
-    int rc = gpt2_tensor_stats(s, t, o->grid_delta, w, q, &st);
+    int rc = wf_begin(f, (WeightFormKind)kind, vt, rows, cols, st->on_grid ? st->delta : 1.0f, st->nonzero);
     if (rc != BS_OK) return rc;
-    WeightValueType vt;
-    int kind = gpt2_choose_form(o->form, &st, rows, cols, &vt);
-    if ((rc = wf_begin(f, (WeightFormKind)kind, vt, rows, cols, st.on_grid ? st.delta : 1.0f, st.nonzero)) != BS_OK) return rc;
-    int use_q = st.on_grid && s->coded && vt != WF_VALUE_F32;
+    int use_q = st->on_grid && s->coded && vt != WF_VALUE_F32;
     uint64_t rows_per_block = GPT2_INFER_ROWS_ELEMS / (uint64_t)cols;
     if (rows_per_block < 1) return bs_error_set(BS_EINVAL, "%s: tensor %s rows of %d are too long", s->path, tt->name, cols);
     for (uint64_t r0 = 0; r0 < (uint64_t)rows; r0 += rows_per_block) {
@@ -227,6 +233,66 @@ static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions*
         if (rc != BS_OK) return bs_error_set(rc, "%s: tensor %s: %s", s->path, tt->name, bs_error());
     }
     return BS_OK;
+}
+
+static inline double gpt2_process_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// CPU seconds of f's product, best of GPT2_MEASURE_REPS, each after sweeping `flush`
+static inline double gpt2_time_product(const WeightForm* f, const float* x, float* out, uint8_t* flush, size_t flush_bytes) {
+    double best = 1e30;
+    for (int rep = 0; rep < GPT2_MEASURE_REPS; rep++) {
+        for (size_t i = 0; i < flush_bytes; i += 64) flush[i]++;
+        double t = gpt2_process_cpu_seconds();
+        wf_matvec(f, out, x, NULL);
+        t = gpt2_process_cpu_seconds() - t;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+// GPT2_FORM_MEASURE: builds each exact candidate and keeps the fastest in f
+static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStats* st, WeightValueType vt,
+                                      float* w, int32_t* q, size_t flush_bytes, WeightForm* f) {
+    const GPT2Tensor* tt = &s->table[t];
+    int rows = tt->shape[0], cols = tt->shape[1];
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (flush_bytes == 0) flush_bytes = (size_t)(l3 > 0 ? l3 : 32l << 20);
+    uint8_t* flush = (uint8_t*)calloc(flush_bytes, 1);
+    float* x = (float*)malloc((size_t)cols * sizeof(float));
+    float* out = (float*)malloc((size_t)rows * sizeof(float));
+    if (!flush || !x || !out) { free(flush); free(x); free(out); return bs_error_set(BS_ENOMEM, "%s: out of memory", s->path); }
+    for (int i = 0; i < cols; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    int rc = BS_OK;
+    double best_time = 1e30;
+    memset(f, 0, sizeof(*f));
+    const int candidates[4] = {st->on_grid ? WF_LEVELS : WF_FP32, WF_BITMAP, WF_CSR, -1};
+    for (int c = 0; candidates[c] >= 0 && rc == BS_OK; c++) {
+        if (candidates[c] == WF_CSR && cols > WF_MAX_CSR_COLS) continue;
+        WeightForm cand;
+        if ((rc = gpt2_build_matrix(s, t, st, candidates[c], vt, w, q, &cand)) != BS_OK) break;
+        double tm = gpt2_time_product(&cand, x, out, flush, flush_bytes);
+        if (tm < best_time) { wf_free(f); *f = cand; best_time = tm; }
+        else wf_free(&cand);
+    }
+    free(flush); free(x); free(out);
+    if (rc != BS_OK) wf_free(f);
+    return rc;
+}
+
+// builds logical tensor t (a weight matrix) into the form the options choose
+static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f) {
+    const GPT2Tensor* tt = &s->table[t];
+    GPT2TensorStats st;
+    int rc = gpt2_tensor_stats(s, t, o->grid_delta, w, q, &st);
+    if (rc != BS_OK) return rc;
+    WeightValueType vt;
+    int kind = gpt2_choose_form(o->form == GPT2_FORM_MEASURE ? GPT2_FORM_AUTO : o->form, &st, tt->shape[0], tt->shape[1], &vt);
+    if (o->form == GPT2_FORM_MEASURE) return gpt2_measure_matrix(s, t, &st, vt, w, q, o->measure_flush_bytes, f);
+    return gpt2_build_matrix(s, t, &st, kind, vt, w, q, f);
 }
 
 static inline void gpt2_infer_free(GPT2Infer* m) {

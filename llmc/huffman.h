@@ -2,7 +2,7 @@
  huffman.h: optimal prefix-code lengths for a histogram (Huffman 1952), for the size
  report (bsz_report.h): the "HM" column of the paper's tables, the bits/param a code
  built for exactly this histogram would take. .bsz files themselves use EG-k codes,
- which need no table (BACKSLASH.md section 5).
+ which need no table (doc/method.md section 5).
 
  Two-queue construction (van Leeuwen 1976): sort the used symbols by count, then
  repeatedly merge the two lightest nodes, taking them from the front of the sorted leaves

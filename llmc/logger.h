@@ -15,6 +15,7 @@
 #ifndef LLMC_LOGGER_H
 #define LLMC_LOGGER_H
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,11 @@ static inline int logger_open(Logger* lg, const char* dir, int resume_step) {
             while (rc == BS_OK && pos < size) {
                 size_t end = pos;
                 while (end < size && old[end] != '\n') end++;
-                long step = strtol((const char*)old + pos, NULL, 10);
+                // the row's step, its first field (the buffer is not a C string: no strtol)
+                long step = 0;
+                size_t d = pos;
+                while (d < end && old[d] >= '0' && old[d] <= '9' && step < (1L << 40)) step = 10 * step + (old[d++] - '0');
+                if (d == pos) step = LONG_MAX; // not a row of ours: dropped
                 if (end < size && step < resume_step) rc = bs_write_exact(af.f, old + pos, end + 1 - pos, af.tmp_path);
                 pos = end + 1;
             }

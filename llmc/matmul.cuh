@@ -6,6 +6,11 @@
    dbias += column sums of dout (column_reduce.cuh: deterministic, no atomics)
  Forward adds the bias in cuBLASLt's epilogue (one pass over out) when the context asks
  for it and the pointers are 16-byte aligned; otherwise cublasGemmEx plus a bias kernel.
+ cuBLASLt's heuristic assumes 256-byte aligned matrices unless told otherwise, so each call
+ tells it the alignment of its real pointers (a layer's slice of a (L, ...) array is often
+ only 16- or 128-byte aligned). The context counts which path each forward took
+ (matmul_lt, matmul_plain, matmul_lt_refused: cuBLASLt found no algorithm and the plain
+ path ran instead); tests and benchmarks print the counts (matmul_paths_print).
  Products of floatX accumulate in fp32 (CUBLAS_COMPUTE_32F); the fp32 build does not use
  TF32, so it matches the CPU reference to fp32 rounding.
 */
@@ -40,6 +45,13 @@ __global__ void add_bias_kernel(floatX* out, const floatX* bias, size_t N, int O
 
 static inline int is_aligned16(const void* p) { return ((uintptr_t)p & 15u) == 0; }
 
+// the largest power of two that divides the address, at most 256 (what cuBLASLt asks about)
+static inline uint32_t pointer_alignment(const void* p) {
+    uint32_t a = 256;
+    while (a > 1 && ((uintptr_t)p & (a - 1)) != 0) a >>= 1;
+    return a;
+}
+
 // cuBLASLt: out = inp @ weight^T + bias in one call; returns 0 when no algorithm fits
 // (the caller then takes the cublasGemmEx path)
 static inline int matmul_forward_lt(CudaContext* ctx, floatX* out, const floatX* inp, const floatX* weight,
@@ -64,6 +76,12 @@ static inline int matmul_forward_lt(CudaContext* ctx, floatX* out, const floatX*
     cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                      &ctx->lt_workspace_bytes, sizeof(ctx->lt_workspace_bytes)));
+    // A = weight, B = inp, C = D = out
+    const uint32_t align_w = pointer_alignment(weight), align_in = pointer_alignment(inp), align_out = pointer_alignment(out);
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_w, sizeof(align_w)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_in, sizeof(align_in)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_out, sizeof(align_out)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_out, sizeof(align_out)));
     cublasLtMatmulHeuristicResult_t heur;
     int found = 0;
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx->blaslt, desc, la, lb, ld, ld, pref, 1, &heur, &found);
@@ -84,9 +102,14 @@ static inline int matmul_forward_lt(CudaContext* ctx, floatX* out, const floatX*
 static inline void matmul_forward(CudaContext* ctx, floatX* out, const floatX* inp, const floatX* weight,
                                   const floatX* bias, int N, int C, int OC) {
     if (bias != NULL && ctx->use_lt_epilogue && is_aligned16(out) && is_aligned16(inp) && is_aligned16(weight) &&
-        is_aligned16(bias) && C % 8 == 0 && OC % 8 == 0 &&
-        matmul_forward_lt(ctx, out, inp, weight, bias, N, C, OC))
-        return;
+        is_aligned16(bias) && C % 8 == 0 && OC % 8 == 0) {
+        if (matmul_forward_lt(ctx, out, inp, weight, bias, N, C, OC)) {
+            ctx->matmul_lt++;
+            return;
+        }
+        ctx->matmul_lt_refused++;
+    }
+    ctx->matmul_plain++;
     GemmSpec g = matmul_forward_spec(N, C, OC);
     gemm_run(ctx, &g, weight, inp, out, CUDA_R_FLOATX);
     if (bias != NULL) {
@@ -105,6 +128,12 @@ static inline void matmul_backward(CudaContext* ctx, floatX* dinp, float* dweigh
     gemm_run(ctx, &gi, weight, dout, dinp, CUDA_R_FLOATX);
     gemm_run(ctx, &gw, inp, dout, dweight, CUDA_R_32F);
     if (dbias != NULL) column_reduce(ctx, dbias, NULL, dout, NULL, NULL, NULL, N, OC, scratch);
+}
+
+// which path the forward matmuls took since the context was created (or the counts reset)
+static inline void matmul_paths_print(const CudaContext* ctx, const char* what) {
+    printf("%s: matmul forward paths: %llu cuBLASLt with bias epilogue, %llu cublasGemmEx (+ bias kernel), of which "
+           "%llu because cuBLASLt found no algorithm\n", what, ctx->matmul_lt, ctx->matmul_plain, ctx->matmul_lt_refused);
 }
 
 #endif // LLMC_MATMUL_CUH

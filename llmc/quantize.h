@@ -4,7 +4,7 @@
  so that "the fraction of weights that quantize to zero" means the same in the trainer's
  log as in the coded file.
 
-   q = round_half_even(w / Delta)      w_hat = q * Delta      (BACKSLASH.md section 5)
+   q = round_half_even(w / Delta)      w_hat = q * Delta      (doc/method.md section 5)
 
  Rounding is to nearest with ties to even (rintf under the default rounding mode),
  which vectorizes; a weight quantizes to zero exactly when |w| <= Delta / 2.

@@ -28,7 +28,7 @@ typedef struct {
     // data and files
     const char* train_tokens;  // -i
     const char* val_tokens;    // -j
-    const char* output_dir;    // -o: log.csv, model_%08d.bin, state_%08d.bin; NULL: write nothing
+    const char* output_dir;    // -o: run.json, log.csv, model_%08d.bin/.bsz, state_%08d.bin; NULL: write nothing
     const char* init;          // -e: an llm.c checkpoint, or "d<depth>[w<width>][h<heads>][t<maxT>]" from scratch
     int resume;                // -y 1: continue from the latest state_*.bin in -o
     // batch and length of the run
@@ -50,6 +50,9 @@ typedef struct {
     int sample_every;          // -s
     int gen_tokens;            // -g
     int checkpoint_every;      // -n
+    int keep_states;           // -nk: keep the newest this many state_*.bin (0: all); models are kept at every checkpoint
+    float checkpoint_minutes;  // -nm: also write a checkpoint when this many minutes passed since the last (0: off)
+    int overwrite;             // -ow 1: a new run removes another run's files from -o first (run_config.h)
     int log_every;             // -pe: print the progress line every this many steps
     // other
     long long seed;            // -seed
@@ -62,7 +65,7 @@ typedef struct {
     // BackSlash: rate-constrained training (llmc/dggr.h, doc/backslash.md)
     float lambda;              // -l: Lagrange multiplier of the DGGR rate; 0 = plain training
     float rate_eps;            // -le: soft gradient clipping, (|w| + eps)^nu
-    const char* rate_variant;  // -lv: coupled | decoupled
+    const char* rate_variant;  // -lv: coupled | decoupled | proximal
     const char* rate_shape;    // -ls: global | tensor | fixed:<nu>
     const char* rate_set;      // -lc: matrices | all
     int rate_steps;            // -lk: BackSlash for the first K steps, then plain (0: throughout)
@@ -95,6 +98,8 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->sample_every = 0;
     a->gen_tokens = 64;
     a->checkpoint_every = 0;
+    a->keep_states = 2;
+    a->checkpoint_minutes = 5.0f; // a kill loses at most 5 minutes of training; why 5: doc/train_cpu.md, Resume
     a->log_every = 1;
     a->seed = 1337;
     a->random_batches = 1;
@@ -133,9 +138,10 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
 #define ARG(f, ty, fld, lo, hi, h) t[n++] = (TrainArgSpec){f, ty, (void*)(fld), lo, hi, h, NULL}
     ARG("-i", ARG_STRING, &a->train_tokens, 0, 0, "training tokens (llm.c token file)");
     ARG("-j", ARG_STRING, &a->val_tokens, 0, 0, "validation tokens (llm.c token file)");
-    ARG("-o", ARG_STRING, &a->output_dir, 0, 0, "output directory: log.csv, model_*.bin, state_*.bin (none: write nothing)");
-    ARG("-e", ARG_STRING, &a->init, 0, 0, "start from an llm.c fp32 checkpoint, or from scratch: d<L>[w<C>][h<NH>][t<maxT>], e.g. d6 (6 layers, 384 wide, 6 heads), d12 (GPT-2 124M)");
-    ARG("-y", ARG_INT, &a->resume, 0, 1, "1: resume from the latest state_*.bin in -o");
+    ARG("-o", ARG_STRING, &a->output_dir, 0, 0, "output directory: run.json, log.csv, model_*.bin, model_*.bsz, state_*.bin (none: write nothing)");
+    ARG("-e", ARG_STRING, &a->init, 0, 0, "start from an llm.c fp32 checkpoint or a coded model (.bsz), or from scratch: d<L>[w<C>][h<NH>][t<maxT>], e.g. d6 (6 layers, 384 wide, 6 heads), d12 (GPT-2 124M)");
+    ARG("-y", ARG_INT, &a->resume, 0, 1, "1: resume from the latest state_*.bin in -o (its flags must match: run.json)");
+    ARG("-ow", ARG_INT, &a->overwrite, 0, 1, "1: a new run removes another run's files (run.json, log.csv, model_*, state_*) from -o first; 0: it refuses to mix them");
     ARG("-b", ARG_INT, &a->batch_size, 1, 4096, "batch size B (rows per rank under mpirun: the global batch is B x ranks)");
     ARG("-t", ARG_INT, &a->seq_len, 1, 65536, "sequence length T (<= the model's max_seq_len)");
     ARG("-x", ARG_INT, &a->max_steps, 1, 1 << 30, "number of training steps");
@@ -153,7 +159,9 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-m", ARG_INT, &a->val_max_steps, 1, 1 << 30, "validation batches per evaluation (capped at the val file's)");
     ARG("-s", ARG_INT, &a->sample_every, 0, 1 << 30, "generate a sample every this many steps (0: only at the end)");
     ARG("-g", ARG_INT, &a->gen_tokens, 0, 65536, "tokens per sample (0: no samples)");
-    ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write model_*.bin and state_*.bin every this many steps (and at the end)");
+    ARG("-n", ARG_INT, &a->checkpoint_every, 0, 1 << 30, "write a checkpoint (model_*.bin, model_*.bsz, state_*.bin) every this many steps (0: by -nm only), and at the end");
+    ARG("-nm", ARG_FLOAT, &a->checkpoint_minutes, 0, 1e6, "also write a checkpoint when this many minutes passed since the last one, so a killed run resumes (-y 1) losing at most that (0: off)");
+    ARG("-nk", ARG_INT, &a->keep_states, 0, 1 << 30, "keep the newest this many training states state_*.bin, removing older ones (0: keep all); model_*.bin and .bsz are kept at every checkpoint");
     ARG("-pe", ARG_INT, &a->log_every, 1, 1 << 30, "print the progress line every this many steps");
     ARG("-seed", ARG_INT64, &a->seed, 0, 9.2e18, "random seed (initialisation, batches, samples)");
     ARG("-rb", ARG_INT, &a->random_batches, 0, 1, "1: random training batches, 0: sequential");
@@ -197,8 +205,9 @@ static inline void train_args_usage(FILE* f, const char* prog) {
     fprintf(f, "  -h     this help\n");
 }
 
-// every flag's value as lines "-flag value" (the table's order), so that the ranks of a
-// data-parallel run can check that they were all started alike (dist.h)
+// every flag's value as lines "-flag value" (the table's order; floats as the shortest text
+// that reads back as the same float), so that the ranks of a data-parallel run can check
+// that they were all started alike (dist.h) and a resume that its flags match (run_config.h)
 static inline void train_args_describe(const TrainArgs* a, char* out, size_t n) {
     TrainArgs copy = *a;
     TrainArgSpec t[TRAIN_ARGS_MAX_SPECS];
@@ -216,7 +225,17 @@ static inline void train_args_describe(const TrainArgs* a, char* out, size_t n) 
             case ARG_INT:
             case ARG_CHOICE: w = snprintf(out + len, n - len, "%s %d\n", t[i].flag, *(int*)t[i].field); break;
             case ARG_INT64: w = snprintf(out + len, n - len, "%s %lld\n", t[i].flag, *(long long*)t[i].field); break;
-            default: w = snprintf(out + len, n - len, "%s %.9g\n", t[i].flag, (double)*(float*)t[i].field); break;
+            default: {
+                // the shortest decimal that reads back as the same float (0.0006, not 0.000600000028)
+                float v = *(float*)t[i].field;
+                char num[32];
+                for (int digits = 6; digits <= 9; digits++) { // %g's 6 digits first: 1000, not 1e+03
+                    snprintf(num, sizeof(num), "%.*g", digits, (double)v);
+                    if (strtof(num, NULL) == v) break;
+                }
+                w = snprintf(out + len, n - len, "%s %s\n", t[i].flag, num);
+                break;
+            }
         }
         if (w < 0) break;
         len += (size_t)w;
@@ -271,6 +290,7 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
                 break;
         }
     }
+    if (a->overwrite && a->resume) return bs_error_set(BS_EINVAL, "flags -ow 1 and -y 1: -ow removes the run that -y would resume; give one");
     if (a->resume && a->output_dir == NULL) return bs_error_set(BS_EINVAL, "flag -y 1 needs -o (the directory holding state_*.bin)");
     if (a->classifier && a->resume) return bs_error_set(BS_EINVAL, "flag -cls 1: resuming (-y 1) a classifier run is not supported (the head is not saved)");
     int coder;

@@ -11,6 +11,9 @@
        loader  DataLoaderState of the training loader (3 x uint64)
        rng     uint64: the sampling RNG's state
        dggr    BackSlash's per-tensor moments (dggr_state_write), when the run has them
+       world   int32: the ranks of the run
+       val_loss   fp32: the last val loss measured (the progress line's after a resume)
+       run_config the run's configuration as run_config.h writes it (run.json's text), when given
        run     int32 x 2: B, T of the run
  in this order (readers look sections up by tag; the order only fixes the bytes).
  The host arrays are fp32 on both trainers (the GPU's fp32 master weights and moments).
@@ -21,6 +24,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,8 @@ typedef struct {
     uint64_t sample_rng;    // the sampling RNG's state
     int batch_size, seq_len; // -b (per rank) and -t
     int world_size;          // ranks of a data-parallel run (dist.h); 0 is read as 1
+    float val_loss;          // the last val loss measured (NAN: none yet; a state without it reads NAN)
+    const char* run_config;  // saving: the run's configuration (run_config.h's JSON), or NULL for none
 } TrainProgress;
 
 // the coded checkpoints' options from the flags of both trainers: -ld (Delta), -bc (coder)
@@ -95,6 +101,9 @@ static inline int train_checkpoint_write_state(const char* path, const GPT2Confi
             (rc = train_state_write_section(&w, "rng", &pr->sample_rng, sizeof(pr->sample_rng))) != BS_OK ||
             (dggr_bytes != NULL && (rc = train_state_write_section(&w, "dggr", dggr_bytes, dggr_size)) != BS_OK) ||
             (rc = train_state_write_section(&w, "world", &world, sizeof(world))) != BS_OK ||
+            (rc = train_state_write_section(&w, "val_loss", &pr->val_loss, sizeof(pr->val_loss))) != BS_OK ||
+            (pr->run_config != NULL &&
+             (rc = train_state_write_section(&w, "run_config", pr->run_config, strlen(pr->run_config))) != BS_OK) ||
             (rc = train_state_write_section(&w, "run", run, sizeof(run))) != BS_OK)
             train_state_writer_abort(&w);
         else
@@ -170,6 +179,52 @@ static inline int train_checkpoint_print_coded_report(FILE* out, const char* dir
     return rc;
 }
 
+// Checkpoint volume: a state (params and both moments, 3x the model) is what resuming
+// needs, and only the newest one is read. After the checkpoint of `step`, this keeps the
+// newest `keep` states with N <= step and removes the older ones (keep 0: all are kept),
+// printing each to `report` (NULL: quiet). States of steps above `step` (another run's in
+// the same directory) and every model_*.bin / .bsz are left alone. Returns how many it
+// removed, or a negative status.
+static inline int train_checkpoint_remove_old_states(const char* dir, int step, int keep, FILE* report) {
+    if (keep <= 0) return 0;
+    DIR* d = opendir(dir);
+    if (d == NULL) return bs_error_set(BS_EIO, "%s: cannot open the directory (%s)", dir, strerror(errno));
+    int* steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent* e;
+    while ((e = readdir(d)) != NULL) {
+        int s = -1;
+        char tail[8] = {0};
+        if (strlen(e->d_name) != 18 || sscanf(e->d_name, "state_%8d%4s", &s, tail) != 2 || strcmp(tail, ".bin") != 0 ||
+            s < 0 || s > step)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int* grown = (int*)realloc(steps, cap * sizeof(int));
+            if (grown == NULL) { free(steps); closedir(d); return bs_error_set(BS_ENOMEM, "%s: out of memory", dir); }
+            steps = grown;
+        }
+        steps[n++] = s;
+    }
+    closedir(d);
+    int removed = 0, rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t newer = 0; // states of this run's range newer than steps[i]
+        for (size_t k = 0; k < n; k++) newer += steps[k] > steps[i];
+        if (newer < (size_t)keep) continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/state_%08d.bin", dir, steps[i]);
+        if (remove(path) != 0) {
+            rc = bs_error_set(BS_EIO, "%s: cannot remove an old state (%s)", path, strerror(errno));
+            break;
+        }
+        removed++;
+        if (report != NULL) fprintf(report, "removed %s (the last %d states are kept, flag -nk)\n", path, keep);
+    }
+    free(steps);
+    return rc != 0 ? rc : removed;
+}
+
 // the highest N of <dir>/state_N.bin, or -1 when there is none
 static inline int train_checkpoint_latest(const char* dir) {
     DIR* d = opendir(dir);
@@ -197,6 +252,8 @@ typedef struct {
     TrainProgress progress;
     const uint8_t* dggr_section;
     size_t dggr_size;
+    const char* run_config; // the "run_config" section's text (not NUL-terminated), NULL when the state has none
+    size_t run_config_size;
 } TrainCheckpoint;
 
 static inline void train_checkpoint_free(TrainCheckpoint* ck) {
@@ -258,6 +315,17 @@ static inline int train_checkpoint_load(const char* path, TrainCheckpoint* ck) {
     if (s != NULL) {
         ck->dggr_section = s->data;
         ck->dggr_size = (size_t)s->size;
+    }
+    // written since the run configuration (run_config.h); older states have neither
+    pr->val_loss = NAN;
+    if (train_state_find(&ck->ts, "val_loss") != NULL &&
+        (rc = train_state_get(&ck->ts, "val_loss", &pr->val_loss, sizeof(pr->val_loss))) != BS_OK) {
+        train_checkpoint_free(ck);
+        return rc;
+    }
+    if ((s = train_state_find(&ck->ts, "run_config")) != NULL) {
+        ck->run_config = (const char*)s->data;
+        ck->run_config_size = (size_t)s->size;
     }
     return BS_OK;
 }

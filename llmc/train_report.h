@@ -109,9 +109,17 @@ static inline Tokenizer* train_report_tokenizer(const TrainArgs* args) {
     return tok;
 }
 
-// BackSlash's columns of log.csv, its values, and its part of a progress line: R, lambda R,
-// nu, alpha, the zero fraction at the checkpoint Delta, the bits/param estimate
-static const char* const TRAIN_REPORT_BACKSLASH_COLUMNS[] = {"rate", "nu", "alpha", "zero_frac", "bits_per_param"};
+// BackSlash's columns of log.csv, its values, and its part of a progress line: R, nu, alpha,
+// the zero fraction at the checkpoint Delta, the bits/param estimate, lambda R (the rate's
+// share of the loss; 0 where the rate is not applied: -l 0, or past -lk). lambda_rate comes
+// last so that the columns before it keep their places in older logs' readers.
+static const char* const TRAIN_REPORT_BACKSLASH_COLUMNS[] = {"rate", "nu", "alpha", "zero_frac", "bits_per_param",
+                                                             "lambda_rate"};
+
+// lambda R as the step applied it (0 when the rate was not active)
+static inline double train_report_lambda_rate(const DGGR* d) {
+    return d->rate_active ? (double)d->cfg.lambda * d->rate : 0.0;
+}
 
 static inline void train_report_backslash_columns(Logger* lg) {
     for (size_t i = 0; i < sizeof(TRAIN_REPORT_BACKSLASH_COLUMNS) / sizeof(TRAIN_REPORT_BACKSLASH_COLUMNS[0]); i++)
@@ -124,16 +132,16 @@ static inline void train_report_backslash_log(Logger* lg, const DGGR* d) {
     logger_set(lg, "alpha", d->alpha);
     logger_set(lg, "zero_frac", d->zero_frac);
     logger_set(lg, "bits_per_param", d->bits_per_param);
+    logger_set(lg, "lambda_rate", train_report_lambda_rate(d));
 }
 
 static inline void train_report_backslash_print(const DGGR* d) {
-    printf("R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", d->rate,
-           d->rate_active ? (double)d->cfg.lambda * d->rate : 0.0, d->nu, d->alpha, 100.0 * d->zero_frac,
-           d->bits_per_param);
+    printf("R %.4g lR %.4g nu %.3f alpha %.3g zero %.1f%% bits %.2f\n", d->rate, train_report_lambda_rate(d), d->nu, d->alpha,
+           100.0 * d->zero_frac, d->bits_per_param);
 }
 
 // log.csv in `dir` (kept up to resume_step on resume, -1 for a new run): the trainer's
-// columns, then BackSlash's (rate .. bits_per_param). With dir NULL (no -o, or a rank
+// columns, then BackSlash's (rate .. lambda_rate). With dir NULL (no -o, or a rank
 // other than 0) nothing is written.
 static inline void train_report_open_log(Logger* lg, const char* dir, int resume_step) {
     logger_init(lg);

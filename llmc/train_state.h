@@ -18,6 +18,7 @@
    dggr    BackSlash's per-tensor weight moments (llmc/dggr.h, dggr_state_write), so that
            a resumed run estimates the same nu bit for bit
    run     int32 x 2: B, T of the run (a resume with another B or T is refused)
+   world, val_loss, run_config   (train_checkpoint.h)
  A reader looks sections up by tag and ignores tags it does not know (a newer feature's),
  so that adding a section never breaks an older reader; it refuses a bad magic, an
  unknown version, a truncated file or a section whose CRC does not match.

@@ -198,7 +198,8 @@ static inline FILE* bs_open_regular(const char* path, int64_t* size_out) {
 }
 
 // reads a whole file into a malloc'd buffer (NULL on error, message set);
-// refuses files larger than max_bytes
+// refuses files larger than max_bytes. The buffer has one more byte, a NUL after the
+// file's *out_size bytes, so that a text file can be scanned with C string functions.
 static inline uint8_t* bs_read_file(const char* path, size_t max_bytes, size_t* out_size) {
     int64_t size = 0;
     FILE* f = bs_open_regular(path, &size);
@@ -208,9 +209,10 @@ static inline uint8_t* bs_read_file(const char* path, size_t max_bytes, size_t* 
         bs_error_set(BS_ELIMIT, "%s: file is %lld bytes, more than the limit of %zu", path, (long long)size, max_bytes);
         return NULL;
     }
-    uint8_t* buf = (uint8_t*)malloc(size ? (size_t)size : 1);
+    uint8_t* buf = (uint8_t*)malloc((size_t)size + 1);
     if (buf == NULL) { fclose(f); bs_error_set(BS_ENOMEM, "%s: out of memory for %lld bytes", path, (long long)size); return NULL; }
     if (bs_read_exact(f, buf, (size_t)size, path) != BS_OK) { fclose(f); free(buf); return NULL; }
+    buf[size] = '\0';
     fclose(f);
     *out_size = (size_t)size;
     return buf;

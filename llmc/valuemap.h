@@ -1,5 +1,5 @@
 /*
- valuemap.h: value mapping of quantized weights (BACKSLASH.md section 5, step 2).
+ valuemap.h: value mapping of quantized weights (doc/method.md section 5, step 2).
 
  The distinct quantized values q = round(w / Delta) are ranked by how often they occur,
  most frequent first; a weight is then coded as its rank (its "index"), and the table

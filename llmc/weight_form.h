@@ -223,6 +223,13 @@ static inline float wf_value_at(const WeightForm* f, uint64_t i) {
     return dequantize_value(((const int8_t*)f->values)[i], f->scale);
 }
 
+// stored value i of a level form as a float, in its own units (q, or the f32 weight)
+static inline float wf_stored_value(const WeightForm* f, uint64_t i) {
+    if (f->value_type == WF_VALUE_F32) return ((const float*)f->values)[i];
+    if (f->value_type == WF_VALUE_I16) return (float)((const int16_t*)f->values)[i];
+    return (float)((const int8_t*)f->values)[i];
+}
+
 // row r as floats: out (cols)
 static inline void wf_row_to_float(const WeightForm* f, int r, float* out) {
     int C = f->cols;
@@ -255,24 +262,17 @@ static inline float wf_row_dot_ref(const WeightForm* f, int r, const float* x) {
     // level forms: sum value * x in the stored units, scaled once
     float s = f->value_type == WF_VALUE_F32 ? 1.0f : f->scale;
     if (f->kind == WF_LEVELS) {
-        for (int j = 0; j < C; j++) {
-            uint64_t i = (uint64_t)r * C + j;
-            float v = f->value_type == WF_VALUE_F32 ? ((const float*)f->values)[i]
-                    : f->value_type == WF_VALUE_I16 ? (float)((const int16_t*)f->values)[i] : (float)((const int8_t*)f->values)[i];
-            sum += v * x[j];
-        }
+        for (int j = 0; j < C; j++) sum += wf_stored_value(f, (uint64_t)r * C + j) * x[j];
         return sum * s;
     }
     uint64_t i = f->row_start[r], end = f->row_start[r + 1];
-    const uint16_t* mask = f->kind == WF_BITMAP ? f->masks + (size_t)r * wf_mask_words(C) : NULL;
-    for (int j = 0; i < end; j++) {
-        int col = mask ? j : f->col_index[i];
-        if (mask && !(mask[j / 16] >> (j % 16) & 1)) continue;
-        float v = f->value_type == WF_VALUE_F32 ? ((const float*)f->values)[i]
-                : f->value_type == WF_VALUE_I16 ? (float)((const int16_t*)f->values)[i] : (float)((const int8_t*)f->values)[i];
-        sum += v * x[col];
-        i++;
+    if (f->kind == WF_CSR) {
+        for (; i < end; i++) sum += wf_stored_value(f, i) * x[f->col_index[i]];
+        return sum * s;
     }
+    const uint16_t* mask = f->masks + (size_t)r * wf_mask_words(C);
+    for (int j = 0; j < C; j++)
+        if (mask[j / 16] >> (j % 16) & 1) sum += wf_stored_value(f, i++) * x[j];
     return sum * s;
 }
 
@@ -287,46 +287,38 @@ static inline void wf_matvec_ref(const WeightForm* f, float* out, const float* x
 #if WF_HAVE_AVX512
 #define WF_AVX512 __attribute__((target("avx512f")))
 
-// 16 stored values at p as floats (vt: WF_VALUE_*)
-static inline WF_AVX512 __attribute__((always_inline)) __m512 wf_load16(const uint8_t* p, int vt) {
-    if (vt == WF_VALUE_I8) return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
-    if (vt == WF_VALUE_I16) return _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i*)p)));
-    return _mm512_loadu_ps((const float*)p);
+// widens 16 stored values at p (vt: WF_VALUE_*) to int32 lanes (f32: their bits)
+static inline WF_AVX512 __attribute__((always_inline)) __m512i wf_widen16(const uint8_t* p, int vt) {
+    if (vt == WF_VALUE_I8) return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p));
+    if (vt == WF_VALUE_I16) return _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i*)p));
+    return _mm512_loadu_si512((const void*)p);
+}
+static inline WF_AVX512 __attribute__((always_inline)) __m512 wf_lanes_to_float(__m512i v, int vt) {
+    return vt == WF_VALUE_F32 ? _mm512_castsi512_ps(v) : _mm512_cvtepi32_ps(v);
 }
 
-// dense rows: fp32, bf16, levels. Four rows at a time share each load of x.
-static inline WF_AVX512 __attribute__((always_inline)) void wf_dense_rows_avx512(const WeightForm* f, int kind, int vt,
+// The kernels below take a row range and compile once per (kind, value type), so that the
+// value width is a constant in their loops; wf_matvec_avx512 splits the rows over threads.
+
+// dense rows [r0, r1): fp32, bf16, levels
+static inline WF_AVX512 __attribute__((always_inline)) void wf_dense_rows_avx512(const WeightForm* f, int kind, int vt, int r0, int r1,
                                                                                  float* out, const float* x, const float* bias) {
     const int C = f->cols, C16 = C / 16 * 16;
     const size_t vb = kind == WF_FP32 ? 4 : kind == WF_BF16 ? 2 : (vt == WF_VALUE_F32 ? 4 : vt == WF_VALUE_I16 ? 2 : 1);
     const float s = kind == WF_LEVELS && vt != WF_VALUE_F32 ? f->scale : 1.0f;
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < f->rows; r++) {
+    for (int r = r0; r < r1; r++) {
         const uint8_t* row = f->values + (size_t)r * C * vb;
         __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        int j = 0;
-        for (; j + 32 <= C16; j += 32) {
-            __m512 w0, w1;
-            if (kind == WF_BF16) {
-                w0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(row + 2 * j))), 16));
-                w1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(row + 2 * j + 32))), 16));
-            } else if (kind == WF_FP32) {
-                w0 = _mm512_loadu_ps((const float*)row + j);
-                w1 = _mm512_loadu_ps((const float*)row + j + 16);
-            } else {
-                w0 = wf_load16(row + j * vb, vt);
-                w1 = wf_load16(row + (j + 16) * vb, vt);
-            }
-            acc0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j), acc0);
-            acc1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + j + 16), acc1);
-        }
-        for (; j < C16; j += 16) {
-            __m512 w0 = kind == WF_BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(row + 2 * j))), 16))
-                      : kind == WF_FP32 ? _mm512_loadu_ps((const float*)row + j) : wf_load16(row + j * vb, vt);
-            acc0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + j), acc0);
+        for (int j = 0; j < C16; j += 16) {
+            __m512 w;
+            if (kind == WF_BF16) w = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(row + 2 * j))), 16));
+            else if (kind == WF_FP32) w = _mm512_loadu_ps((const float*)row + j);
+            else w = wf_lanes_to_float(wf_widen16(row + j * vb, vt), vt);
+            if (j & 16) acc1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j), acc1);
+            else acc0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(x + j), acc0);
         }
         float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-        for (; j < C; j++) { // the tail (C not a multiple of 16)
+        for (int j = C16; j < C; j++) { // the tail (C not a multiple of 16)
             uint64_t i = (uint64_t)r * C + j;
             float v = kind == WF_FP32 ? ((const float*)f->values)[i] : kind == WF_BF16 ? wf_float_from_bf16(((const uint16_t*)f->values)[i])
                     : vt == WF_VALUE_F32 ? ((const float*)f->values)[i] : vt == WF_VALUE_I16 ? (float)((const int16_t*)f->values)[i]
@@ -337,60 +329,53 @@ static inline WF_AVX512 __attribute__((always_inline)) void wf_dense_rows_avx512
     }
 }
 
-// bitmap rows: expand the next popcount(mask) values to the mask's lanes
-static inline WF_AVX512 __attribute__((always_inline)) void wf_bitmap_rows_avx512(const WeightForm* f, int vt, float* out,
-                                                                                  const float* x, const float* bias) {
-    const int C = f->cols, words = wf_mask_words(C);
+// bitmap rows [r0, r1): four 16-column blocks per step, their masks read as one 64-bit word;
+// each block's values start popcount(earlier masks) values on. Zero lanes multiply x too
+// (as the dense product does); the last, partial block loads x under its mask.
+static inline WF_AVX512 __attribute__((always_inline)) void wf_bitmap_rows_avx512(const WeightForm* f, int vt, int r0, int r1,
+                                                                                  float* out, const float* x, const float* bias) {
+    const int C = f->cols, words = wf_mask_words(C), full = C / 16;
     const size_t vb = vt == WF_VALUE_F32 ? 4 : vt == WF_VALUE_I16 ? 2 : 1;
     const float s = vt != WF_VALUE_F32 ? f->scale : 1.0f;
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < f->rows; r++) {
+    for (int r = r0; r < r1; r++) {
         const uint16_t* mask = f->masks + (size_t)r * words;
         const uint8_t* p = f->values + f->row_start[r] * vb;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
         int b = 0;
-        for (; b + 2 <= words; b += 2) {
-            __mmask16 m0 = mask[b], m1 = mask[b + 1];
-            const uint8_t* p1 = p + (size_t)__builtin_popcount(m0) * vb;
-            __m512i q0, q1;
-            if (vt == WF_VALUE_I8) {
-                q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p));
-                q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p1));
-            } else if (vt == WF_VALUE_I16) {
-                q0 = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i*)p));
-                q1 = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i*)p1));
-            } else {
-                q0 = _mm512_loadu_si512((const void*)p);
-                q1 = _mm512_loadu_si512((const void*)p1);
-            }
-            __m512i e0 = _mm512_maskz_expand_epi32(m0, q0), e1 = _mm512_maskz_expand_epi32(m1, q1);
-            __m512 w0 = vt == WF_VALUE_F32 ? _mm512_castsi512_ps(e0) : _mm512_cvtepi32_ps(e0);
-            __m512 w1 = vt == WF_VALUE_F32 ? _mm512_castsi512_ps(e1) : _mm512_cvtepi32_ps(e1);
-            // x only where the mask is set: no read past the row's end, no 0 * inf
-            acc0 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m0, x + 16 * b), acc0);
-            acc1 = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(m1, x + 16 * b + 16), acc1);
-            p = p1 + (size_t)__builtin_popcount(m1) * vb;
+        for (; b + 4 <= full; b += 4) {
+            uint64_t m4;
+            memcpy(&m4, mask + b, 8);
+            __mmask16 m0 = (__mmask16)m4, m1 = (__mmask16)(m4 >> 16), m2 = (__mmask16)(m4 >> 32), m3 = (__mmask16)(m4 >> 48);
+            const uint8_t* p1 = p + (size_t)__builtin_popcountll(m4 & 0xffffull) * vb;
+            const uint8_t* p2 = p + (size_t)__builtin_popcountll(m4 & 0xffffffffull) * vb;
+            const uint8_t* p3 = p + (size_t)__builtin_popcountll(m4 & 0xffffffffffffull) * vb;
+            __m512 w0 = wf_lanes_to_float(_mm512_maskz_expand_epi32(m0, wf_widen16(p, vt)), vt);
+            __m512 w1 = wf_lanes_to_float(_mm512_maskz_expand_epi32(m1, wf_widen16(p1, vt)), vt);
+            __m512 w2 = wf_lanes_to_float(_mm512_maskz_expand_epi32(m2, wf_widen16(p2, vt)), vt);
+            __m512 w3 = wf_lanes_to_float(_mm512_maskz_expand_epi32(m3, wf_widen16(p3, vt)), vt);
+            acc0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + 16 * b), acc0);
+            acc1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16 * b + 16), acc1);
+            acc2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(x + 16 * b + 32), acc2);
+            acc3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(x + 16 * b + 48), acc3);
+            p += (size_t)__builtin_popcountll(m4) * vb;
         }
         for (; b < words; b++) {
             __mmask16 m0 = mask[b];
-            __m512i q0 = vt == WF_VALUE_I8 ? _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p))
-                       : vt == WF_VALUE_I16 ? _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i*)p)) : _mm512_loadu_si512((const void*)p);
-            __m512i e0 = _mm512_maskz_expand_epi32(m0, q0);
-            __m512 w0 = vt == WF_VALUE_F32 ? _mm512_castsi512_ps(e0) : _mm512_cvtepi32_ps(e0);
+            __m512 w0 = wf_lanes_to_float(_mm512_maskz_expand_epi32(m0, wf_widen16(p, vt)), vt);
             acc0 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m0, x + 16 * b), acc0);
             p += (size_t)__builtin_popcount(m0) * vb;
         }
-        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) * s + (bias ? bias[r] : 0.0f);
+        __m512 acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+        out[r] = _mm512_reduce_add_ps(acc) * s + (bias ? bias[r] : 0.0f);
     }
 }
 
-// csr rows: gather x at 16 column indices at a time
-static inline WF_AVX512 __attribute__((always_inline)) void wf_csr_rows_avx512(const WeightForm* f, int vt, float* out,
-                                                                               const float* x, const float* bias) {
+// csr rows [r0, r1): gather x at 16 column indices at a time
+static inline WF_AVX512 __attribute__((always_inline)) void wf_csr_rows_avx512(const WeightForm* f, int vt, int r0, int r1,
+                                                                               float* out, const float* x, const float* bias) {
     const size_t vb = vt == WF_VALUE_F32 ? 4 : vt == WF_VALUE_I16 ? 2 : 1;
     const float s = vt != WF_VALUE_F32 ? f->scale : 1.0f;
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < f->rows; r++) {
+    for (int r = r0; r < r1; r++) {
         uint64_t i = f->row_start[r], end = f->row_start[r + 1];
         __m512 acc = _mm512_setzero_ps();
         for (; i < end; i += 16) {
@@ -398,34 +383,47 @@ static inline WF_AVX512 __attribute__((always_inline)) void wf_csr_rows_avx512(c
             __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
             __m512i cols = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(f->col_index + i)));
             __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, cols, x, 4);
-            __m512 w = _mm512_maskz_mov_ps(m, wf_load16(f->values + i * vb, vt)); // lanes past the row are 0
+            __m512 w = _mm512_maskz_mov_ps(m, wf_lanes_to_float(wf_widen16(f->values + i * vb, vt), vt)); // lanes past the row: 0
             acc = _mm512_fmadd_ps(w, xv, acc);
         }
         out[r] = _mm512_reduce_add_ps(acc) * s + (bias ? bias[r] : 0.0f);
     }
 }
 
-static inline WF_AVX512 void wf_matvec_avx512(const WeightForm* f, float* out, const float* x, const float* bias) {
+static inline WF_AVX512 void wf_rows_avx512(const WeightForm* f, int r0, int r1, float* out, const float* x, const float* bias) {
     int vt = f->value_type;
+#define WF_BY_TYPE(call_i8, call_i16, call_f32) \
+    do { if (vt == WF_VALUE_I8) call_i8; else if (vt == WF_VALUE_I16) call_i16; else call_f32; } while (0)
     switch (f->kind) {
-    case WF_FP32: wf_dense_rows_avx512(f, WF_FP32, WF_VALUE_F32, out, x, bias); break;
-    case WF_BF16: wf_dense_rows_avx512(f, WF_BF16, WF_VALUE_F32, out, x, bias); break;
+    case WF_FP32: wf_dense_rows_avx512(f, WF_FP32, WF_VALUE_F32, r0, r1, out, x, bias); break;
+    case WF_BF16: wf_dense_rows_avx512(f, WF_BF16, WF_VALUE_F32, r0, r1, out, x, bias); break;
     case WF_LEVELS:
-        if (vt == WF_VALUE_I8) wf_dense_rows_avx512(f, WF_LEVELS, WF_VALUE_I8, out, x, bias);
-        else if (vt == WF_VALUE_I16) wf_dense_rows_avx512(f, WF_LEVELS, WF_VALUE_I16, out, x, bias);
-        else wf_dense_rows_avx512(f, WF_LEVELS, WF_VALUE_F32, out, x, bias);
+        WF_BY_TYPE(wf_dense_rows_avx512(f, WF_LEVELS, WF_VALUE_I8, r0, r1, out, x, bias),
+                   wf_dense_rows_avx512(f, WF_LEVELS, WF_VALUE_I16, r0, r1, out, x, bias),
+                   wf_dense_rows_avx512(f, WF_LEVELS, WF_VALUE_F32, r0, r1, out, x, bias));
         break;
     case WF_BITMAP:
-        if (vt == WF_VALUE_I8) wf_bitmap_rows_avx512(f, WF_VALUE_I8, out, x, bias);
-        else if (vt == WF_VALUE_I16) wf_bitmap_rows_avx512(f, WF_VALUE_I16, out, x, bias);
-        else wf_bitmap_rows_avx512(f, WF_VALUE_F32, out, x, bias);
+        WF_BY_TYPE(wf_bitmap_rows_avx512(f, WF_VALUE_I8, r0, r1, out, x, bias),
+                   wf_bitmap_rows_avx512(f, WF_VALUE_I16, r0, r1, out, x, bias),
+                   wf_bitmap_rows_avx512(f, WF_VALUE_F32, r0, r1, out, x, bias));
         break;
     case WF_CSR:
-        if (vt == WF_VALUE_I8) wf_csr_rows_avx512(f, WF_VALUE_I8, out, x, bias);
-        else if (vt == WF_VALUE_I16) wf_csr_rows_avx512(f, WF_VALUE_I16, out, x, bias);
-        else wf_csr_rows_avx512(f, WF_VALUE_F32, out, x, bias);
+        WF_BY_TYPE(wf_csr_rows_avx512(f, WF_VALUE_I8, r0, r1, out, x, bias),
+                   wf_csr_rows_avx512(f, WF_VALUE_I16, r0, r1, out, x, bias),
+                   wf_csr_rows_avx512(f, WF_VALUE_F32, r0, r1, out, x, bias));
         break;
     default: break;
+    }
+#undef WF_BY_TYPE
+}
+
+#define WF_ROWS_PER_TASK 32
+static inline WF_AVX512 void wf_matvec_avx512(const WeightForm* f, float* out, const float* x, const float* bias) {
+    int tasks = (f->rows + WF_ROWS_PER_TASK - 1) / WF_ROWS_PER_TASK;
+    #pragma omp parallel for schedule(static) if (tasks > 1)
+    for (int k = 0; k < tasks; k++) {
+        int r0 = k * WF_ROWS_PER_TASK, r1 = r0 + WF_ROWS_PER_TASK < f->rows ? r0 + WF_ROWS_PER_TASK : f->rows;
+        wf_rows_avx512(f, r0, r1, out, x, bias);
     }
 }
 #endif // WF_HAVE_AVX512

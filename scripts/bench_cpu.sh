@@ -11,8 +11,10 @@
 # of ours and llm.c's alternate so that a change in machine load hits both. Peak RSS is
 # the process's maximum resident set.
 #
-# llm.c is taken from its bare mirror (LLMC_REPO, default /work/.mirror/karpathy+llm.c/repo)
-# or an existing checkout (LLMC_DIR), exported to a temporary directory and built there
+# llm.c comes from a checkout you name (LLMC_DIR=path/to/llm.c), a git directory (LLMC_REPO,
+# e.g. a bare clone; its HEAD is used), or else a shallow `git clone` of LLMC_URL (default
+# https://github.com/karpathy/llm.c) when the network allows; it is copied to a temporary
+# directory and built there
 # with its own flags (gcc -Ofast -march=native -fopenmp -DOMP); a small harness, written
 # below, includes its train_gpt2.c with TESTING defined and times gpt2_forward,
 # gpt2_zero_grad, gpt2_backward and gpt2_update. Nothing of llm.c enters this repository.
@@ -21,18 +23,28 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-5}"
 runs="${2:-2}"
-work=$(mktemp -d /tmp/bs_bench_cpu.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bs_bench_cpu.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-make -s build/bench_gpt2_cpu
 
 # llm.c, built outside the repository
 llmc_src="$work/llm.c"
+llmc_url="${LLMC_URL:-https://github.com/karpathy/llm.c}"
 if [ -n "${LLMC_DIR:-}" ]; then
+  [ -f "$LLMC_DIR/train_gpt2.c" ] || { echo "error: LLMC_DIR=$LLMC_DIR has no train_gpt2.c (not an llm.c checkout)" >&2; exit 1; }
   cp -r "$LLMC_DIR" "$llmc_src"
-else
+  llmc_commit=$(git -C "$LLMC_DIR" rev-parse --short HEAD 2>/dev/null || echo "?")
+elif [ -n "${LLMC_REPO:-}" ]; then
   mkdir -p "$llmc_src"
-  git -C "${LLMC_REPO:-/work/.mirror/karpathy+llm.c/repo}" archive HEAD | tar -x -C "$llmc_src"
+  git -C "$LLMC_REPO" archive HEAD | tar -x -C "$llmc_src" ||
+    { echo "error: LLMC_REPO=$LLMC_REPO is not a git directory with llm.c at HEAD" >&2; exit 1; }
+  llmc_commit=$(git -C "$LLMC_REPO" rev-parse --short HEAD)
+elif git clone -q --depth 1 "$llmc_url" "$llmc_src" 2>"$work/clone.err"; then
+  llmc_commit=$(git -C "$llmc_src" rev-parse --short HEAD)
+else
+  echo "error: no llm.c to compare with: git clone $llmc_url failed ($(tail -n 1 "$work/clone.err"))." >&2
+  echo "       Set LLMC_DIR to an llm.c checkout or LLMC_REPO to a git directory holding it, e.g." >&2
+  echo "       LLMC_DIR=~/src/llm.c scripts/bench_cpu.sh" >&2
+  exit 1
 fi
 cat > "$llmc_src/bench_harness.c" <<'EOF'
 // times llm.c's CPU training step: bench_harness CHECKPOINT B T STEPS
@@ -74,7 +86,7 @@ int main(int argc, char** argv) {
 }
 EOF
 gcc -Ofast -march=native -fopenmp -DOMP -Wno-unused-result -o "$llmc_src/bench_harness" "$llmc_src/bench_harness.c" -lm
-llmc_commit=$(git -C "${LLMC_REPO:-/work/.mirror/karpathy+llm.c/repo}" rev-parse --short HEAD 2>/dev/null || echo "?")
+make -s build/bench_gpt2_cpu
 
 threads="${OMP_NUM_THREADS:-$(nproc)}"
 export OMP_NUM_THREADS="$threads"

@@ -23,7 +23,7 @@ ranks="${RANKS:-2}"
 command -v mpirun >/dev/null || { echo "error: mpirun not found: install openmpi-bin" >&2; exit 1; }
 (( B % ranks == 0 )) || { echo "error: B=$B is not a multiple of RANKS=$ranks" >&2; exit 1; }
 make -s train_gpt2 data
-work=$(mktemp -d /tmp/bs_bench_mpi.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bs_bench_mpi.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 common=(-e "$model" -t "$T" -x "$steps" -v 0 -m 1 -g 0 -l 1000 -lr 1e-3 -pe 1000000)

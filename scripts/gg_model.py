@@ -6,7 +6,7 @@ weights, a stand-in for a trained model in codec benchmarks (scripts/bench_codec
                       [--seq 1024] [--nu 1.4] [--sigma 0.02] [--seed 0]
 
 Weight matrices and embeddings: GG with shape nu and standard deviation sigma (trained
-GPT-2 fits nu ~ 1.5, BACKSLASH.md section 1); biases: GG with sigma / 4; LayerNorm gains:
+GPT-2 fits nu ~ 1.5, doc/method.md section 1); biases: GG with sigma / 4; LayerNorm gains:
 1 + GG with sigma; the padded rows of wte: zero. Needs numpy (Debian's python3-numpy).
 """
 import argparse

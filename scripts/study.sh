@@ -14,18 +14,18 @@
 # file exists is not redone. Two invocations may run side by side on disjoint jobs.
 # Everything small goes to doc/results/study/: <run>.command.txt, <run>.log.csv,
 # <run>.stdout.txt, <tag>.pb.txt (per-batch losses), eval.csv, groups.csv.
-# Environment: BASE (out/study/base/model_00002400.bin), STEPS (200), THREADS (1), NICE (5),
+# Environment: BASE (out/study/base/model_00001800.bin), STEPS (150), THREADS (1), NICE (5),
 #   BIN (.: where train_gpt2, eval_gpt2 and bsz are; a copy keeps a long study on one build
 #   while the tree is rebuilt; with the default they are made first), STUDY_ROOT (the
 #   checkout, for a copy of this script run from elsewhere: bash reads a script as it runs,
 #   so a long study should run a copy while the tree changes)
 set -euo pipefail
 cd "${STUDY_ROOT:-$(dirname "$0")/..}"   # STUDY_ROOT: the checkout, when running a copy of this script
-BASE=${BASE:-out/study/base/model_00002400.bin}
-STEPS=${STEPS:-200}; THREADS=${THREADS:-1}; NICE=${NICE:-5}
+BASE=${BASE:-out/study/base/model_00001800.bin}
+STEPS=${STEPS:-150}; THREADS=${THREADS:-1}; NICE=${NICE:-5}
 R=doc/results/study; OUT=out/study
-DELTAS=${DELTAS:-"0.002 0.005 0.01 0.02 0.03 0.05"}
-PRUNE=${PRUNE:-"0.3 0.5 0.7 0.8 0.9"}; PRUNE_DELTA=${PRUNE_DELTA:-0.001}
+DELTAS=${DELTAS:-"0.005 0.01 0.02 0.05"}
+PRUNE=${PRUNE:-"0.5 0.7 0.9"}; PRUNE_DELTA=${PRUNE_DELTA:-0.001}
 DATA="-i data/v8192/train.bin -j data/v8192/val.bin"
 
 # name | flags (after the common ones: -e BASE, the data, -b 8 -t 128 -x STEPS, lr 5e-4 with

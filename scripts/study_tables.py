@@ -97,8 +97,9 @@ w("- Data: the corpus remapped to a vocabulary of 8192 (`./vocab remap -V 8192`:
   "so every embedding row is a token the training data holds (no unused or padding rows: the shared-row "
   "question of the audit does not arise here).")
 w("- Base: `d4w256h4t128v8192` (4 layers, 256 wide, 4 heads, 5,289,472 parameters, 40%% of them in wte), "
-  "trained without BackSlash: `%s` (the first 400 steps under `-x 3600`, resumed with `-x 2400`; "
-  "scripts/study_base.sh), 2,457,600 training tokens, about 1.2 epochs." % base_cmd)
+  "trained without BackSlash: `%s` (cut short twice to fit the session: steps 1-400 under `-x 3600`, "
+  "401-1200 under `-x 2400`, 1201-1800 under `-x 1800`, each resumed from the saved state; scripts/study_base.sh), "
+  "1,843,200 training tokens, about 0.87 epochs." % base_cmd)
 w("- Every run fine-tunes the base for the same steps on the same batches: `%s` with the run's flags "
   "(scripts/study.sh); the control is the same with `-l 0`." % ft_cmd)
 w("- Evaluation: every model on the **whole val file** (`eval_gpt2 -m 0`, %s batches of 8x128), per-batch "

@@ -7,9 +7,9 @@
 #include <vector>
 
 // ----------------------------------------------------------------------------
-// fibers: a context switch that saves the callee-saved registers, the SSE control word
-// and the x87 control word on the old stack and restores them from the new one
-// (System V x86-64). emu_switch(&save_sp, new_sp).
+// fibers: a context switch that saves the callee-saved registers on the old stack and
+// restores them from the new one (System V x86-64; kernels never change the SSE or x87
+// control words, so they are not switched). emu_switch(&save_sp, new_sp).
 
 extern "C" void emu_switch(void** save_sp, void* new_sp);
 extern "C" void emu_fiber_trampoline(void);
@@ -24,14 +24,8 @@ emu_switch:
     pushq %r13
     pushq %r14
     pushq %r15
-    subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13
@@ -55,7 +49,7 @@ EmuThread* emu_thread = NULL;
 uint3 emu_block_idx;
 dim3 emu_block_dim, emu_grid_dim;
 
-static const size_t STACK_BYTES = 64 << 10;
+static const size_t STACK_BYTES = 128 << 10;
 static const int MAX_THREADS = 1024;
 static char* g_stacks = NULL;
 static EmuThread g_threads[MAX_THREADS];
@@ -64,6 +58,7 @@ static void (*g_invoke)(void*) = NULL;
 static void* g_fn = NULL;
 static const char* g_kernel = "";
 static int g_nthreads = 0, g_live = 0, g_at_sync = 0;
+static int g_at_shfl[MAX_THREADS / 32]; // lanes of each warp waiting at a shuffle
 static unsigned long long g_block_serial = 0;
 static int g_reverse = -1;
 static cudaError_t g_last_error = cudaSuccess;
@@ -74,6 +69,10 @@ static int reverse_order(void) {
         g_reverse = e != NULL && e[0] == '1';
     }
     return g_reverse;
+}
+
+static int same_site(EmuSite a, EmuSite b) {
+    return a.line == b.line && (a.file == b.file || (a.file && b.file && strcmp(a.file, b.file) == 0));
 }
 
 static void block_name(char* out, size_t n) {
@@ -90,9 +89,9 @@ static void block_name(char* out, size_t n) {
     int shown = 0;
     for (int i = 0; i < g_nthreads && shown < 8; i++) {
         const EmuThread* t = &g_threads[i];
-        if (i > 0 && t->state == g_threads[i - 1].state && t->site == g_threads[i - 1].site) continue;
-        fprintf(stderr, "  thread %d (%u,%u,%u) warp %d lane %d: %s (site %p)%s\n", i, t->tid.x, t->tid.y, t->tid.z,
-                t->warp, t->lane, state[t->state], t->site, shown == 7 ? " ..." : "");
+        if (i > 0 && t->state == g_threads[i - 1].state && same_site(t->site, g_threads[i - 1].site)) continue;
+        fprintf(stderr, "  thread %d (%u,%u,%u) warp %d lane %d: %s (%s:%d)%s\n", i, t->tid.x, t->tid.y, t->tid.z,
+                t->warp, t->lane, state[t->state], t->site.file ? t->site.file : "-", t->site.line, shown == 7 ? " ..." : "");
         shown++;
     }
     exit(3);
@@ -107,13 +106,13 @@ extern "C" void emu_fiber_main(EmuThread* t) {
 
 static void yield_to_scheduler(void) { emu_switch(&emu_thread->sp, g_sched_sp); }
 
-void emu_syncthreads_at(const void* site) {
+void emu_syncthreads_at(EmuSite site) {
     emu_thread->state = T_SYNC;
     emu_thread->site = site;
     yield_to_scheduler();
 }
 
-uint64_t emu_shfl_xor_at(unsigned mask, uint64_t bits, int lane_mask, const void* site) {
+uint64_t emu_shfl_xor_at(unsigned mask, uint64_t bits, int lane_mask, EmuSite site) {
     EmuThread* t = emu_thread;
     if (lane_mask < 0) divergence("__shfl_xor_sync with a width other than 32 (not emulated)");
     if (!(mask >> t->lane & 1u)) divergence("__shfl_xor_sync called by a lane outside its own mask");
@@ -131,16 +130,16 @@ static void try_shuffle(int warp) {
     EmuThread* w = &g_threads[warp * 32];
     int lanes = g_nthreads - warp * 32 < 32 ? g_nthreads - warp * 32 : 32;
     unsigned mask = 0;
-    const void* site = NULL;
+    EmuSite site = {NULL, 0};
     for (int l = 0; l < lanes; l++)
         if (w[l].state == T_SHFL) { mask = w[l].mask; site = w[l].site; break; }
-    if (site == NULL) return;
+    if (site.file == NULL) return;
     for (int l = 0; l < 32; l++) {
         if (!(mask >> l & 1u)) continue;
         if (l >= lanes) divergence("__shfl_xor_sync mask names a lane beyond the block");
         if (w[l].state == T_DONE) divergence("a lane of the shuffle's mask has exited");
         if (w[l].state != T_SHFL) return; // not there yet
-        if (w[l].site != site || w[l].mask != mask) divergence("lanes of one warp at different shuffles (or masks)");
+        if (!same_site(w[l].site, site) || w[l].mask != mask) divergence("lanes of one warp at different shuffles (or masks)");
     }
     for (int l = 0; l < 32; l++) {
         if (!(mask >> l & 1u)) continue;
@@ -151,16 +150,35 @@ static void try_shuffle(int warp) {
     }
     for (int l = 0; l < 32; l++)
         if (mask >> l & 1u) w[l].state = T_RUN;
+    g_at_shfl[warp] -= __builtin_popcount(mask);
 }
 
 static void try_sync(void) {
     if (g_at_sync == 0 || g_at_sync < g_live) return;
     if (g_live < g_nthreads) divergence("__syncthreads while other threads of the block have exited");
-    const void* site = g_threads[0].site;
+    EmuSite site = g_threads[0].site;
     for (int i = 0; i < g_nthreads; i++)
-        if (g_threads[i].site != site) divergence("threads of one block at different __syncthreads");
+        if (!same_site(g_threads[i].site, site)) divergence("threads of one block at different __syncthreads");
     for (int i = 0; i < g_nthreads; i++) g_threads[i].state = T_RUN;
     g_at_sync = 0;
+}
+
+// the stacks not owned by a live thread
+static char* g_free_stacks[MAX_THREADS];
+static int g_num_free = 0;
+
+static void start_fiber(EmuThread* t) {
+    t->stack = g_free_stacks[--g_num_free];
+    // the initial frame emu_switch pops: r15..r12, rbx = t, rbp, the return to the trampoline;
+    // the trampoline starts 16-byte aligned at the top of the stack, which is offset by up to
+    // 32 KiB so that the stacks of a block's threads do not all fall into the same cache sets
+    size_t index = (size_t)(t->stack - g_stacks) / STACK_BYTES;
+    uint64_t* sp = (uint64_t*)(t->stack + STACK_BYTES - (index % 512) * 64) - 7;
+    sp[0] = sp[1] = sp[2] = sp[3] = 0;
+    sp[4] = (uint64_t)(uintptr_t)t;
+    sp[5] = 0;
+    sp[6] = (uint64_t)(uintptr_t)&emu_fiber_trampoline;
+    t->sp = sp;
 }
 
 static void run_block(void) {
@@ -174,19 +192,13 @@ static void run_block(void) {
         t->lane = i % 32;
         t->warp = i / 32;
         t->state = T_RUN;
-        t->site = NULL;
-        // the initial frame emu_switch pops: control words, r15..r12, rbx = t, rbp, return to the trampoline
-        uint64_t* sp = (uint64_t*)(g_stacks + (size_t)(i + 1) * STACK_BYTES) - 8;
-        uint32_t csr[2] = {0x1f80, 0x037f};
-        memcpy(&sp[0], csr, 8);
-        sp[1] = sp[2] = sp[3] = sp[4] = 0;
-        sp[5] = (uint64_t)(uintptr_t)t;
-        sp[6] = 0;
-        sp[7] = (uint64_t)(uintptr_t)&emu_fiber_trampoline;
-        t->sp = sp;
+        t->site.file = NULL;
+        t->site.line = 0;
+        t->sp = NULL; // not started: gets a stack when first resumed
     }
     g_live = n;
     g_at_sync = 0;
+    memset(g_at_shfl, 0, sizeof(g_at_shfl));
     int rev = reverse_order();
     while (g_live > 0) {
         int progress = 0;
@@ -194,15 +206,18 @@ static void run_block(void) {
             EmuThread* t = &g_threads[rev ? n - 1 - k : k];
             if (t->state != T_RUN) continue;
             progress = 1;
+            if (t->sp == NULL) start_fiber(t);
             emu_thread = t;
             emu_switch(&g_sched_sp, t->sp);
             emu_thread = NULL;
             if (t->state == T_DONE) {
+                g_free_stacks[g_num_free++] = t->stack; // a thread that never waited leaves a warm stack to the next
                 g_live--;
-                try_shuffle(t->warp); // reports an exited lane another lane waits for
+                if (g_at_shfl[t->warp] > 0) try_shuffle(t->warp); // reports an exited lane another lane waits for
                 try_sync();
             } else if (t->state == T_SHFL) {
-                try_shuffle(t->warp);
+                // the full check once as many lanes wait as the mask names
+                if (++g_at_shfl[t->warp] >= __builtin_popcount(t->mask)) try_shuffle(t->warp);
             } else if (t->state == T_SYNC) {
                 g_at_sync++;
                 try_sync();
@@ -224,6 +239,10 @@ void emu_launch_impl(const char* kernel, dim3 grid, dim3 block, size_t shmem, vo
     if (g_stacks == NULL) {
         g_stacks = (char*)mmap(NULL, STACK_BYTES * MAX_THREADS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (g_stacks == MAP_FAILED) { perror("cuda_emu: fiber stacks"); exit(2); }
+        for (int i = MAX_THREADS - 1; i >= 0; i--) {
+            g_free_stacks[g_num_free++] = g_stacks + (size_t)i * STACK_BYTES;
+            mprotect(g_stacks + (size_t)i * STACK_BYTES, 4096, PROT_NONE); // a guard page: an overflow faults
+        }
     }
     g_kernel = kernel;
     g_invoke = invoke;

@@ -12,7 +12,7 @@
      switch); a thread runs until it finishes or reaches __syncthreads or a warp shuffle;
      the scheduler then resumes the next thread (threads in reverse order with the same flag);
    - __syncthreads releases when every thread of the block waits at the same call site;
-     __shfl_xor_sync when every lane of its mask waits at the same site. A thread that
+     __shfl_xor_sync when every lane of its mask waits at the same site (source line). A thread that
      exits while others wait, different call sites, or a deadlock: the emulator prints
      the kernel, the block and the threads, and exits with status 3 (divergence);
    - cudaMalloc memory starts as 0xFF bytes: fp32 and bf16 reads of unwritten memory are
@@ -55,12 +55,16 @@ struct dim3 {
     dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
 
+// a call site: the source line (the optimizer may duplicate one barrier in machine code)
+struct EmuSite { const char* file; int line; };
+
 // the running thread (set by the scheduler before it resumes a fiber)
 struct EmuThread {
     uint3 tid;
     int lane, warp, state;
     void* sp;
-    const void* site;
+    char* stack;
+    struct EmuSite site;
     unsigned mask;
     int shfl_arg;
     uint64_t shfl_val, shfl_out;
@@ -73,19 +77,18 @@ extern dim3 emu_block_dim, emu_grid_dim;
 #define blockDim emu_block_dim
 #define gridDim emu_grid_dim
 
-void emu_syncthreads_at(const void* site);
-uint64_t emu_shfl_xor_at(unsigned mask, uint64_t bits, int lane_mask, const void* site);
-// the call site is the return address of these non-inlined wrappers: every inlined
-// warp_sum or block_sum is its own site
-__attribute__((noinline)) inline void __syncthreads(void) { emu_syncthreads_at(__builtin_return_address(0)); }
-template <class T> __attribute__((noinline)) T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+void emu_syncthreads_at(EmuSite site);
+uint64_t emu_shfl_xor_at(unsigned mask, uint64_t bits, int lane_mask, EmuSite site);
+#define __syncthreads() emu_syncthreads_at(EmuSite{__FILE__, __LINE__})
+template <class T> static inline T emu_shfl_xor_sync(EmuSite site, unsigned mask, T v, int lane_mask, int width = 32) {
     static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle of a type wider than 8 bytes");
     uint64_t bits = 0;
     memcpy(&bits, &v, sizeof(T));
-    bits = emu_shfl_xor_at(mask, bits, width == 32 ? lane_mask : -1, __builtin_return_address(0));
+    bits = emu_shfl_xor_at(mask, bits, width == 32 ? lane_mask : -1, site);
     memcpy(&v, &bits, sizeof(T));
     return v;
 }
+#define __shfl_xor_sync(...) emu_shfl_xor_sync(EmuSite{__FILE__, __LINE__}, __VA_ARGS__)
 // a __shared__ array: refilled with 0xFF by the first thread of each block that declares it
 void emu_shared_poison(void* p, size_t bytes);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-An independent PyTorch computation of BackSlash's update (BACKSLASH.md section 3), to check
+An independent PyTorch computation of BackSlash's update (doc/method.md section 3), to check
 llmc/dggr.h: reads a trajectory written by `test_dggr --trajectory` (the problem, its
 settings and the C weights after each step), recomputes the same steps with autograd
 through D + lambda * R and torch.optim.AdamW, and compares.

@@ -47,7 +47,7 @@ static float rng_gg(double nu, double sigma) {
 // ----------------------------------------------------------------------------
 // EG code words: the paper's Table 2 and the definition
 
-// the definition of BACKSLASH.md section 5, as a string: b - k - 1 zeros, then n + 2^k in b bits
+// the definition of doc/method.md section 5, as a string: b - k - 1 zeros, then n + 2^k in b bits
 static void eg_definition(uint32_t n, int k, char* out) {
     uint64_t x = (uint64_t)n + ((uint64_t)1 << k);
     int b = 0;

@@ -81,6 +81,15 @@ static void check_fd(Layer* l) {
     }
 }
 
+// frees what a test case allocated for the layer (every pointer may be NULL)
+static void layer_free(Layer* l) {
+    free(l->out);
+    free(l->dout);
+    for (int k = 0; k < 3; k++) { free(l->x[k]); free(l->dx[k]); }
+    free(l->ids);
+    for (int k = 0; k < 6; k++) free(l->scratch[k]);
+}
+
 // --- the layers, each wrapped as forward/backward over the Layer fields
 
 static void enc_f(Layer* l) { encoder_forward(l->out, l->ids, l->x[0], l->x[1], l->B, l->T, l->C); }
@@ -121,6 +130,7 @@ static void finite_differences(void) {
         l.x[0] = randn(4 * C, 1); l.n_x[0] = 4 * C; l.x_name[0] = "wte"; l.dx[0] = zeros(4 * C);
         l.x[1] = randn((size_t)T * C, 1); l.n_x[1] = (size_t)T * C; l.x_name[1] = "wpe"; l.dx[1] = zeros((size_t)T * C);
         check_fd(&l);
+        layer_free(&l);
     }
     {
         Layer l = {.name = "layernorm", .forward = ln_f, .backward = ln_b, .B = B, .T = T, .C = C};
@@ -130,6 +140,7 @@ static void finite_differences(void) {
         l.x[2] = randn(C, 1); l.n_x[2] = C; l.x_name[2] = "bias"; l.dx[2] = zeros(C);
         l.scratch[0] = zeros((size_t)B * T); l.scratch[1] = zeros((size_t)B * T);
         check_fd(&l);
+        layer_free(&l);
     }
     {
         Layer l = {.name = "matmul", .forward = mm_f, .backward = mm_b, .B = B, .T = T, .C = C, .OC = OC};
@@ -139,6 +150,7 @@ static void finite_differences(void) {
         l.x[1] = randn((size_t)OC * C, 1); l.n_x[1] = (size_t)OC * C; l.x_name[1] = "weight"; l.dx[1] = zeros((size_t)OC * C);
         l.x[2] = randn(OC, 1); l.n_x[2] = OC; l.x_name[2] = "bias"; l.dx[2] = zeros(OC);
         check_fd(&l);
+        layer_free(&l);
     }
     {
         Layer l = {.name = "attention", .forward = att_f, .backward = att_b, .B = B, .T = T, .C = C, .NH = NH};
@@ -147,12 +159,14 @@ static void finite_differences(void) {
         l.x[0] = randn(n_in, 1.5f); l.n_x[0] = n_in; l.x_name[0] = "qkv"; l.dx[0] = zeros(n_in);
         for (int i = 0; i < 4; i++) l.scratch[i] = zeros(n_att);
         check_fd(&l);
+        layer_free(&l);
     }
     {
         Layer l = {.name = "gelu", .forward = gelu_f, .backward = gelu_b};
         l.n_out = BTC; l.out = zeros(BTC); l.dout = randn(BTC, 1);
         l.x[0] = randn(BTC, 3); l.n_x[0] = BTC; l.x_name[0] = "inp"; l.dx[0] = zeros(BTC);
         check_fd(&l);
+        layer_free(&l);
     }
     {
         Layer l = {.name = "residual", .forward = res_f, .backward = res_b};
@@ -160,6 +174,7 @@ static void finite_differences(void) {
         l.x[0] = randn(BTC, 1); l.n_x[0] = BTC; l.x_name[0] = "inp1"; l.dx[0] = zeros(BTC);
         l.x[1] = randn(BTC, 1); l.n_x[1] = BTC; l.x_name[1] = "inp2"; l.dx[1] = zeros(BTC);
         check_fd(&l);
+        layer_free(&l);
     }
     {
         // the padded entries V..Vp of the logits are not part of the softmax: gradient 0
@@ -171,6 +186,7 @@ static void finite_differences(void) {
         l.x[0] = randn(n_logits, 3); l.n_x[0] = n_logits; l.x_name[0] = "logits"; l.dx[0] = zeros(n_logits);
         l.scratch[0] = zeros(n_logits);
         check_fd(&l);
+        layer_free(&l);
     }
 }
 
@@ -228,32 +244,37 @@ static void fast_vs_reference(void) {
         snprintf(what, sizeof(what), "matmul_backward dbias B%d T%d C%d OC%d", B, T, C, OC);
         compare(what, db[1], db[0], OC);
 
-        // layernorm backward over the same (B, T, C)
+        // layernorm backward over the same (B, T, C); its weight and bias gradients are C
+        // long (the matmul's dbias above is OC long, and C > OC in some shapes)
         float* lw = randn(C, 1);
         float* lb = randn(C, 1);
         float* mean = zeros(BT);
         float* rstd = zeros(BT);
         float* lout = zeros(BT * C);
         float* ldout = randn(BT * C, 1);
+        float* ldw0 = randn(C, 1);
+        float* ldb0 = randn(C, 1);
+        float* ldw[2] = {zeros(C), zeros(C)};
+        float* ldb[2] = {zeros(C), zeros(C)};
         layernorm_forward(lout, mean, rstd, inp, lw, lb, B, T, C);
         for (int k = 0; k < 2; k++) {
             memcpy(dinp[k], dinp0, BT * C * sizeof(float));
-            memcpy(dw[k], dw0, C * sizeof(float));
-            memcpy(db[k], db0, C * sizeof(float));
+            memcpy(ldw[k], ldw0, C * sizeof(float));
+            memcpy(ldb[k], ldb0, C * sizeof(float));
         }
-        layernorm_backward(dinp[0], dw[0], db[0], ldout, inp, lw, mean, rstd, B, T, C);
-        layernorm_backward_fast(dinp[1], dw[1], db[1], ldout, inp, lw, mean, rstd, B, T, C);
+        layernorm_backward(dinp[0], ldw[0], ldb[0], ldout, inp, lw, mean, rstd, B, T, C);
+        layernorm_backward_fast(dinp[1], ldw[1], ldb[1], ldout, inp, lw, mean, rstd, B, T, C);
         snprintf(what, sizeof(what), "layernorm_backward dinp B%d T%d C%d", B, T, C);
         compare(what, dinp[1], dinp[0], BT * C);
         snprintf(what, sizeof(what), "layernorm_backward dweight B%d T%d C%d", B, T, C);
-        compare(what, dw[1], dw[0], C);
+        compare(what, ldw[1], ldw[0], C);
         snprintf(what, sizeof(what), "layernorm_backward dbias B%d T%d C%d", B, T, C);
-        compare(what, db[1], db[0], C);
+        compare(what, ldb[1], ldb[0], C);
 
         free(inp); free(w); free(bias); free(dout); free(out_ref); free(out_fast);
         free(dinp0); free(dw0); free(db0);
-        for (int k = 0; k < 2; k++) { free(dinp[k]); free(dw[k]); free(db[k]); }
-        free(lw); free(lb); free(mean); free(rstd); free(lout); free(ldout);
+        for (int k = 0; k < 2; k++) { free(dinp[k]); free(dw[k]); free(db[k]); free(ldw[k]); free(ldb[k]); }
+        free(lw); free(lb); free(mean); free(rstd); free(lout); free(ldout); free(ldw0); free(ldb0);
     }
 }
 

@@ -4,7 +4,7 @@
 //     several positions (blocks of GPT2_INFER_BLOCK, compiled small here), within
 //     2e-4 + 2e-4 |logit| of the training forward's logits at that position;
 //   - bf16 against the training forward on bf16-rounded weight matrices;
-//   - greedy continuation identical across the exact forms (fp32, levels, bitmap, csr, auto)
+//   - greedy continuation identical across the exact forms (fp32, levels, bitmap, csr, auto, measure)
 //     and equal to the training forward's argmax at each step;
 //   - a token past the context or outside the vocabulary refused.
 // Usage: test_gpt2_infer MODEL (a .bsz or llm.c .bin with max_seq_len >= 24)
@@ -79,13 +79,14 @@ int main(int argc, char** argv) {
     int greedy_first[N_TOKENS]; // the first exact form's greedy continuation of the first GREEDY_PROMPT tokens
     int have_greedy = 0;
 
-    const int forms[] = {WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, GPT2_FORM_AUTO};
+    const int forms[] = {WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, GPT2_FORM_AUTO, GPT2_FORM_MEASURE};
     for (size_t fi = 0; fi < sizeof(forms) / sizeof(forms[0]); fi++) {
         int form = forms[fi];
-        const char* name = form == GPT2_FORM_AUTO ? "auto" : wf_form_names[form];
+        const char* name = form == GPT2_FORM_AUTO ? "auto" : form == GPT2_FORM_MEASURE ? "measure" : wf_form_names[form];
         GPT2InferOptions o = gpt2_infer_default_options();
         o.form = form;
         o.context = N_TOKENS;
+        o.measure_flush_bytes = 1 << 20; // a small sweep: the choice, not its quality, is tested here
         GPT2Infer m;
         if (gpt2_infer_load(&m, path, &o) != BS_OK) { printf("FAIL %s: load: %s\n", name, bs_error()); failures++; continue; }
         const float* want = form == WF_BF16 ? ref_bf16 : ref;

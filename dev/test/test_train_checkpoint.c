@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     DGGR d;
     CHECK(dggr_init_gpt2(&d, &dc, &c) == BS_OK, "dggr init: %s", bs_error());
     dggr_measure(&d, params);
-    TrainProgress pr = {42, {1234, 56, 0xABCDEF0123456789ull}, 0x1122334455667788ull, 4, 32, 3};
+    const char* run_json = "{\n  \"-lr\": 0.001\n}\n";
+    TrainProgress pr = {42, {1234, 56, 0xABCDEF0123456789ull}, 0x1122334455667788ull, 4, 32, 3, 3.25f, run_json};
 
     // round trip
     CHECK(train_checkpoint_latest(dir) == -1, "no state in an empty directory");
@@ -84,6 +85,9 @@ int main(int argc, char** argv) {
           ck.progress.sample_rng == pr.sample_rng && memcmp(&ck.progress.loader, &pr.loader, sizeof(pr.loader)) == 0,
           "step, run, rng, loader");
     CHECK(ck.progress.world_size == 3, "world size (ranks) %d, expected 3", ck.progress.world_size);
+    CHECK(ck.progress.val_loss == 3.25f, "the last val loss %g, expected 3.25", (double)ck.progress.val_loss);
+    CHECK(ck.run_config != NULL && ck.run_config_size == strlen(run_json) && memcmp(ck.run_config, run_json, ck.run_config_size) == 0,
+          "the run configuration section");
     CHECK(ck.dggr_section != NULL && ck.dggr_size == dggr_state_size(&d), "dggr section present");
     DGGR d2;
     dggr_init_gpt2(&d2, &dc, &c);

@@ -24,3 +24,13 @@ grep -q "flag -k: 'cosinus' is not one of cosine (0), linear (1), constant (2)" 
 if ./train_gpt2 "${tiny[@]}" -k 3 > /dev/null 2>&1; then fail "-k 3 accepted"; fi
 ./train_gpt2 -h | grep -q -- "-k .*cosine, linear or constant" || fail "-h does not list the names"
 echo "-k names: ok"
+# eval_gpt2 on a model of a run directory evaluates as the trainer's val loss did (its run.json)
+./train_gpt2 -e d2w64h2t64 -b 2 -t 16 -x 2 -m 3 -g 0 -v 0 -o "$dir/run" > "$dir/train.out"
+./eval_gpt2 -e "$dir/run/model_00000002.bin" > "$dir/eval.out" || fail "eval_gpt2 failed"
+cat "$dir/eval.out"
+grep -q "evaluating as the trainer's val loss did ($dir/run/run.json): -j data/corpus_val.bin -b 2 -t 16 -m 3" "$dir/eval.out" ||
+  fail "eval_gpt2 does not say what it evaluated"
+want=$(sed -n 's/^final val loss //p' "$dir/train.out")
+grep -q "val loss $want (3 batches of 2x16" "$dir/eval.out" || fail "eval_gpt2 gives $(grep -o 'val loss [0-9.]*' "$dir/eval.out"), the trainer $want"
+./eval_gpt2 -e "$dir/run/model_00000002.bin" -b 1 -m 2 | grep -q "(2 batches of 1x16" || fail "the flags given do not win over run.json"
+echo "eval_gpt2: the trainer's val loss settings: ok"

@@ -12,7 +12,7 @@ gen() { ./generate -n 20 -temp 0 "$@" 2> "$dir/stderr.txt"; }
 gen -e "$bsz" -p "The model" -f fp32 > "$dir/fp32.txt"
 cat "$dir/stderr.txt"
 for k in prefill: decode: "peak resident memory:" weights:; do grep -q "^$k" "$dir/stderr.txt" || { echo "FAIL: no '$k' line"; exit 1; }; done
-for f in levels bitmap csr auto; do
+for f in levels bitmap csr auto measure; do
   gen -e "$bsz" -p "The model" -f $f > "$dir/$f.txt"
   cmp "$dir/fp32.txt" "$dir/$f.txt" || { echo "FAIL: -f $f gives other greedy text"; exit 1; }
 done

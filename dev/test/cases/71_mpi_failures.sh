@@ -31,7 +31,7 @@ expect_failure() {
 }
 
 # 1. flags
-expect_failure flags 'error: rank 1 was started differently from rank 0 (flags): rank 1 has "-lr 0.00200000009" where rank 0 has "-lr 0.00100000005"' \
+expect_failure flags 'error: rank 1 was started differently from rank 0 (flags): rank 1 has "-lr 0.002" where rank 0 has "-lr 0.001"' \
     "${mpi[@]}" -np 1 "$prog" -i "$root/data/corpus_train.bin" "${base[@]}" -lr 1e-3 : \
                 -np 1 "$prog" -i "$root/data/corpus_train.bin" "${base[@]}" -lr 2e-3
 
