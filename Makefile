@@ -46,7 +46,7 @@ tokenizer: tokenizer.c $(TOKENIZER_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # coded model files (doc/format.md): ./bsz compress|decompress|info
-BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/gg.h llmc/bitio.h llmc/expgolomb.h llmc/valuemap.h llmc/huffman.h \
+BSZ_HEADERS = llmc/bsz.h llmc/bsz_report.h llmc/gg.h llmc/bitio.h llmc/expgolomb.h llmc/valuemap.h llmc/huffman.h llmc/rans.h llmc/cabac.h \
               llmc/quantize.h llmc/gpt2_params.h llmc/model_fp32.h llmc/crc32.h llmc/utils.h
 bsz: bsz.c $(BSZ_HEADERS)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)

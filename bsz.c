@@ -2,18 +2,21 @@
  bsz: coded model files on the command line (format: doc/format.md, code: llmc/bsz.h).
 
    ./bsz compress IN.bin OUT.bsz [--delta D] [--k K] [--map global|tensor] [--chunk N]
-       IN an llm.c checkpoint (fp32 v3 or bf16 v5) -> quantized, value-mapped, EG-coded
+                 [--coder eg|rans|cabac|auto] [--shared-rows TOKENS.bin]
+       IN an llm.c checkpoint (fp32 v3 or bf16 v5) -> quantized, value-mapped, entropy coded
    ./bsz decompress IN.bsz OUT.bin
        -> an llm.c fp32 (v3) checkpoint of the dequantized weights
    ./bsz info [--json] [--total] IN.bsz
-       per-tensor and total size table (bits/param for FL, EG0..4, Huffman, entropy, file)
+       per-tensor and total size table (bits/param for FL, EG, Huffman, entropy, rANS,
+       CABAC, the file)
    ./bsz bench IN.bin [--runs N] [compress options]
        in-memory encode, parse and decode speed (median of N runs) with the current
        OMP_NUM_THREADS (scripts/bench_codec.sh)
    ./bsz export index|q IN.bsz OUT.raw
        the value-map indices (or the quantized values q) of all weights in llm.c order, as
        little-endian integers of the narrowest width that holds them (1, 2 or 4 bytes;
-       unsigned for indices, signed for q): input for other compressors
+       unsigned for indices, signed for q): input for other compressors. Shared wte rows
+       (--shared-rows) are not coded and are left out
        (scripts/compare_compressors.sh)
 */
 #include <string.h>
@@ -31,6 +34,10 @@ static void usage(FILE* out) {
             "      --k K               EG order 0..%d for every tensor (default: the shortest per tensor)\n"
             "      --map global|tensor one value map for the model (default) or one per tensor\n"
             "      --chunk N           weights per chunk of the bitstream, %u..%u (default %u)\n"
+            "      --coder C           eg (exp-Golomb, the paper's), rans, cabac, or auto: the smallest per tensor\n"
+            "                          (default auto)\n"
+            "      --shared-rows T     wte rows of token ids absent from the token file T (and the padding\n"
+            "                          rows) are stored once, as their mean row, instead of coded\n"
             "  bsz decompress IN.bsz OUT.bin            coded model -> llm.c fp32 checkpoint (dequantized)\n"
             "  bsz info [--json] [--total] IN.bsz       size report per tensor and in total\n"
             "                                            (--total: only the total row)\n"
@@ -48,7 +55,8 @@ static int bad_usage(const char* fmt, const char* arg) {
 }
 
 // parses compress options and up to `max_pos` positional arguments; returns 0 or an exit code
-static int parse_compress_args(int argc, char** argv, BszOptions* opt, int* runs, const char** pos, int max_pos, int* npos) {
+static int parse_compress_args(int argc, char** argv, BszOptions* opt, int* runs, const char** pos, int max_pos, int* npos,
+                               const char** shared_rows_tokens) {
     *npos = 0;
     for (int i = 0; i < argc; i++) {
         const char* a = argv[i];
@@ -70,6 +78,10 @@ static int parse_compress_args(int argc, char** argv, BszOptions* opt, int* runs
             } else if (strcmp(a, "--chunk") == 0) {
                 if (!parse_int(v, BSZ_MIN_CHUNK_PARAMS, BSZ_MAX_CHUNK_PARAMS, &n)) return bad_usage("--chunk out of range, got '%s'", v);
                 opt->chunk_params = (uint32_t)n;
+            } else if (strcmp(a, "--coder") == 0) {
+                if (!bsz_coder_parse(v, &opt->coder)) return bad_usage("--coder must be eg, rans, cabac or auto, got '%s'", v);
+            } else if (strcmp(a, "--shared-rows") == 0) {
+                *shared_rows_tokens = v;
             } else if (runs && strcmp(a, "--runs") == 0) {
                 if (!parse_int(v, 1, 1000, &n)) return bad_usage("--runs must be in 1..1000, got '%s'", v);
                 *runs = (int)n;
@@ -85,7 +97,8 @@ static int parse_compress_args(int argc, char** argv, BszOptions* opt, int* runs
 static int cmd_compress(int argc, char** argv) {
     BszOptions opt = bsz_default_options();
     const char* pos[2];
-    int npos, rc = parse_compress_args(argc, argv, &opt, NULL, pos, 2, &npos);
+    const char* tokens = NULL;
+    int npos, rc = parse_compress_args(argc, argv, &opt, NULL, pos, 2, &npos, &tokens);
     if (rc) return rc;
     if (npos != 2) return bad_usage("%s", "compress needs IN.bin and OUT.bsz");
     const char* in = pos[0];
@@ -93,7 +106,17 @@ static int cmd_compress(int argc, char** argv) {
     GPT2Config config;
     float* params = NULL;
     if (model_fp32_read(in, &config, &params) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+    uint8_t* rows = NULL;
+    uint32_t nshared = 0;
+    if (tokens) {
+        rows = (uint8_t*)malloc_or_die((size_t)config.padded_vocab_size);
+        if (bsz_unused_rows(tokens, &config, rows, &nshared) != BS_OK) { fprintf(stderr, "error: --shared-rows: %s\n", bs_error()); return 1; }
+        opt.shared_rows = rows;
+        printf("%s: %u of %d wte rows are shared (token ids absent from %s, and padding)\n", out, nshared,
+               config.padded_vocab_size, tokens);
+    }
     rc = bsz_write(out, &config, params, &opt);
+    free(rows);
     free(params);
     if (rc != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
     int64_t size = bs_file_size(out);
@@ -117,12 +140,20 @@ static int compare_double(const void* a, const void* b) {
 static int cmd_bench(int argc, char** argv) {
     BszOptions opt = bsz_default_options();
     const char* pos[1];
-    int runs = 5, npos, rc = parse_compress_args(argc, argv, &opt, &runs, pos, 1, &npos);
+    const char* tokens = NULL;
+    int runs = 5, npos, rc = parse_compress_args(argc, argv, &opt, &runs, pos, 1, &npos, &tokens);
     if (rc) return rc;
     if (npos != 1) return bad_usage("%s", "bench needs IN.bin");
     GPT2Config config;
     float* params = NULL;
     if (model_fp32_read(pos[0], &config, &params) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
+    uint8_t* rows = NULL;
+    uint32_t nshared = 0;
+    if (tokens) {
+        rows = (uint8_t*)malloc_or_die((size_t)config.padded_vocab_size);
+        if (bsz_unused_rows(tokens, &config, rows, &nshared) != BS_OK) { fprintf(stderr, "error: --shared-rows: %s\n", bs_error()); return 1; }
+        opt.shared_rows = rows;
+    }
     size_t n = gpt2_num_params(&config);
     float* out = (float*)malloc_or_die(n * sizeof(float));
     double enc[1000], parse[1000], dec[1000];
@@ -156,7 +187,7 @@ static int cmd_bench(int argc, char** argv) {
            "parse+CRC %.3f s  decode %.1f M params/s (%.3f s)  decode per thread %.1f M params/s\n",
            n, threads, runs, 8.0 * (double)size / (double)n, (double)n / me / 1e6, me, mp, (double)n / md / 1e6, md,
            (double)n / md / 1e6 / threads);
-    free(data); free(out); free(params);
+    free(data); free(out); free(params); free(rows);
     return 0;
 }
 
@@ -203,27 +234,29 @@ static int cmd_export(int argc, char** argv) {
     BszFile f;
     if (bsz_open(&f, argv[1]) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
     int32_t* v = (int32_t*)malloc_or_die(f.num_params * sizeof(int32_t));
+    uint64_t total = 0; // the coded weights, in llm.c order (shared wte rows are not coded: left out)
     for (int t = 0; t < f.num_tensors; t++) {
-        uint32_t* idx = (uint32_t*)(v + f.tensors[t].offset);
+        uint32_t* idx = (uint32_t*)(v + total);
         if (bsz_decode_tensor(&f, t, NULL, idx) != BS_OK) { fprintf(stderr, "error: %s\n", bs_error()); return 1; }
         if (want_q)
-            for (uint64_t i = 0; i < f.tensors[t].numel; i++) v[f.tensors[t].offset + i] = f.map_values[f.tensors[t].map][idx[i]];
+            for (uint64_t i = 0; i < f.tensors[t].coded; i++) v[total + i] = f.map_values[f.tensors[t].map][idx[i]];
+        total += f.tensors[t].coded;
     }
     int64_t lo = 0, hi = 0;
-    for (uint64_t i = 0; i < f.num_params; i++) {
+    for (uint64_t i = 0; i < total; i++) {
         int64_t x = want_q ? (int64_t)v[i] : (int64_t)(uint32_t)v[i];
         lo = x < lo ? x : lo;
         hi = x > hi ? x : hi;
     }
     int width = want_q ? (lo >= -128 && hi <= 127 ? 1 : lo >= -32768 && hi <= 32767 ? 2 : 4) : (hi <= 255 ? 1 : hi <= 65535 ? 2 : 4);
     FILE* out = fopen_or_die(argv[2], "wb");
-    for (uint64_t i = 0; i < f.num_params; i++) {
+    for (uint64_t i = 0; i < total; i++) {
         uint8_t b[4];
         store_u32le(b, (uint32_t)v[i]); // two's complement: the low bytes are the narrow value
         if (fwrite(b, 1, (size_t)width, out) != (size_t)width) die("%s: write error (%s)", argv[2], strerror(errno));
     }
     if (fclose(out) != 0) die("%s: write error (%s)", argv[2], strerror(errno));
-    printf("%s: %llu %s as %s%d\n", argv[2], (unsigned long long)f.num_params, want_q ? "quantized values" : "indices",
+    printf("%s: %llu %s as %s%d\n", argv[2], (unsigned long long)total, want_q ? "quantized values" : "indices",
            want_q ? "int" : "uint", 8 * width);
     free(v);
     bsz_close(&f);

@@ -140,7 +140,8 @@ static int defaults_from_run(EvalArgs* a, RunConfig* run, char* run_json, size_t
     if (!a->given_val && (v = run_config_get(run, "-j")) != NULL) a->val = v;
     if (!a->given_B && (v = run_config_get(run, "-b")) != NULL && parse_int(v, 1, 1 << 20, &iv)) a->B = (int)iv;
     if (!a->given_T && (v = run_config_get(run, "-t")) != NULL && parse_int(v, 1, 1 << 20, &iv)) a->T = (int)iv;
-    if (!a->given_batches && (v = run_config_get(run, "-m")) != NULL && parse_int(v, 1, 1 << 30, &iv)) a->batches = (int)iv;
+    if (!a->given_batches && (v = run_config_get(run, "-m")) != NULL && parse_int(v, 1, 1 << 20, &iv))
+        a->batches = (int)iv;
     return BS_OK;
 }
 
@@ -173,8 +174,8 @@ int main(int argc, char** argv) {
     char run_json[4096];
     if (defaults_from_run(&args, run, run_json, sizeof(run_json)) != BS_OK) die("%s", bs_error());
     if (run_json[0] != '\0')
-        printf("evaluating as the trainer's val loss did (%s): -j %s -b %d -t %d -m %d\n", run_json, args.val, args.B, args.T,
-               args.batches);
+        printf("evaluating as the trainer's val loss did (%s): -j %s -b %d -t %d -m %d\n", run_json, args.val, args.B,
+               args.T, args.batches);
     GPT2 model;
     if (gpt2_load_checkpoint(&model, args.model) != BS_OK) die("%s", bs_error());
     if (gpt2_params_check(&model.config, model.params_memory, args.max_weight, args.model) != BS_OK) die("%s", bs_error());

@@ -28,7 +28,8 @@ static void usage(FILE* f) {
             "usage: ./tokenizer [--tokenizer-dir DIR | --encoder encoder.json --vocab vocab.bpe] COMMAND\n"
             "  encode                    read UTF-8 text on stdin, print token ids one per line\n"
             "  decode                    read token ids on stdin, print the text\n"
-            "  bench FILE [--runs N]     time encoding FILE N times (1..1000, default 5; piece cache emptied before each run)\n"
+            "  bench FILE [--runs N]     time encoding FILE N times (1..1000, default 5; piece cache emptied\n"
+            "                            before each run)\n"
             "  prepare FILE... -o PREFIX [--val-fraction F]\n"
             "                            write PREFIX_train.bin and PREFIX_val.bin (llm.c token files) from text\n"
             "                            files: documents are the files, or the parts between <|endoftext|>; every\n"
@@ -204,7 +205,8 @@ static void cmd_prepare(Tokenizer* t, char** files, int num_files, const char* p
             if (!all_space(text + start, end - start)) { // an empty part (e.g. after a final separator) is no document
                 int32_t* ids = NULL;
                 size_t n = 0;
-                if (tokenizer_encode(t, text + start, end - start, &ids, &n) != BS_OK) die("%s: %s", files[f], bs_error());
+                if (tokenizer_encode(t, text + start, end - start, &ids, &n) != BS_OK)
+                    die("%s: %s", files[f], bs_error());
                 token_buffer_add_document(&split[prepare_is_val(doc, F)], ids, n);
                 free(ids);
                 doc++;
@@ -215,14 +217,17 @@ static void cmd_prepare(Tokenizer* t, char** files, int num_files, const char* p
         if (doc == docs_before) fprintf(stderr, "note: %s holds no text (no document)\n", files[f]);
         free(text);
     }
-    if (split[1].num_docs == 0 || split[0].num_docs == 0)
+    if (split[1].num_docs == 0 || split[0].num_docs == 0) {
+        int need = (int)ceil(1.0 / F - 1e-9) > 2 ? (int)ceil(1.0 / F - 1e-9) : 2;
         die("%zu document(s) give %s split at --val-fraction %g: give at least %d documents (more files, or parts "
-            "separated by <|endoftext|>; e.g. split -n l/20 book.txt part_)", doc, split[1].num_docs == 0 ? "no validation" : "no training",
-            F, (int)ceil(1.0 / F - 1e-9) > 2 ? (int)ceil(1.0 / F - 1e-9) : 2);
+            "separated by <|endoftext|>; e.g. split -n l/20 book.txt part_)", doc,
+            split[1].num_docs == 0 ? "no validation" : "no training", F, need);
+    }
     const char* names[2] = {"train", "val"};
     for (int k = 0; k < 2; k++) {
         char path[4096];
-        if (snprintf(path, sizeof(path), "%s_%s.bin", prefix, names[k]) >= (int)sizeof(path)) die("flag -o: '%s' is too long", prefix);
+        if (snprintf(path, sizeof(path), "%s_%s.bin", prefix, names[k]) >= (int)sizeof(path))
+            die("flag -o: '%s' is too long", prefix);
         if (tokenfile_write(path, split[k].tokens, split[k].num_tokens) != BS_OK) die("%s", bs_error());
         printf("%s: %zu documents, %zu tokens\n", path, split[k].num_docs, split[k].num_tokens);
         free(split[k].tokens);
@@ -265,8 +270,9 @@ int main(int argc, char** argv) {
         } else if (strcmp(a, "-o") == 0) prefix = flag_value(argc, argv, &i);
         else if (a[0] == '-' && a[1] != '\0') bad_usage("unknown flag %s", a);
         else if (command == NULL) {
-            if (strcmp(a, "encode") != 0 && strcmp(a, "decode") != 0 && strcmp(a, "bench") != 0 && strcmp(a, "prepare") != 0)
-                bad_usage("unknown command '%s' (encode, decode, bench or prepare)", a);
+            int known = strcmp(a, "encode") == 0 || strcmp(a, "decode") == 0 || strcmp(a, "bench") == 0 ||
+                        strcmp(a, "prepare") == 0;
+            if (!known) bad_usage("unknown command '%s' (encode, decode, bench or prepare)", a);
             command = a;
         } else if (strcmp(command, "bench") == 0 || strcmp(command, "prepare") == 0) {
             if (strcmp(command, "bench") == 0 && num_files == 1) bad_usage("bench: one FILE only (got '%s' too)", a);
@@ -276,7 +282,8 @@ int main(int argc, char** argv) {
     if (command == NULL) bad_usage("no command (encode, decode, bench or prepare)");
     int bench = strcmp(command, "bench") == 0, prepare = strcmp(command, "prepare") == 0;
     if (runs_flag != NULL && !bench) bad_usage("flag --runs: only with bench");
-    if ((prefix != NULL || fraction_flag != NULL) && !prepare) bad_usage("flag %s: only with prepare", prefix ? "-o" : "--val-fraction");
+    if ((prefix != NULL || fraction_flag != NULL) && !prepare)
+        bad_usage("flag %s: only with prepare", prefix ? "-o" : "--val-fraction");
     if (bench && num_files == 0) bad_usage("bench needs a FILE to encode");
     if (prepare && num_files == 0) bad_usage("prepare needs at least one text FILE");
     if (prepare && prefix == NULL) bad_usage("prepare needs -o PREFIX (it writes PREFIX_train.bin and PREFIX_val.bin)");
@@ -294,7 +301,8 @@ int main(int argc, char** argv) {
     else if (strcmp(command, "decode") == 0) cmd_decode(t);
     else if (bench) cmd_bench(t, files[0], (int)runs);
     else {
-        if (tokenizer_vocab_size(t) > 65536) die("%d tokens do not fit a token file's uint16 tokens", tokenizer_vocab_size(t));
+        if (tokenizer_vocab_size(t) > 65536)
+            die("%d tokens do not fit a token file's uint16 tokens", tokenizer_vocab_size(t));
         cmd_prepare(t, files, num_files, prefix, val_fraction);
     }
     tokenizer_free(t);

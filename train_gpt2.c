@@ -85,10 +85,12 @@ typedef struct {
 static int save_checkpoint(const char* dir, const GPT2* model, const Optimizer* opt, const Progress* pr, const TrainArgs* args) {
     TrainProgress tp = {pr->step, pr->loader, pr->sample_rng, args->batch_size, args->seq_len, pr->world_size, pr->val_loss,
                         pr->run_config};
-    // codec (doc/format.md): the coded model, quantized at -ld, beside the full-precision state
-    BszOptions coded = bsz_default_options();
-    coded.delta = args->rate_delta; // -ld: the same Delta as the logged zero fraction
-    int rc = train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
+    // codec (doc/format.md): the coded model, quantized at -ld (-bc, -br), beside the full-precision state
+    BszOptions coded;
+    uint8_t* rows = NULL;
+    int rc = train_checkpoint_bsz_options(args, &model->config, &coded, &rows);
+    if (rc == BS_OK) rc = train_checkpoint_save(dir, &model->config, model->params_memory, opt->m, opt->v, &tp, &opt->dggr, &coded);
+    free(rows);
     if (rc != BS_OK) return rc;
     rc = train_checkpoint_remove_old_states(dir, pr->step, args->keep_states, stdout); // -nk
     return rc < 0 ? rc : BS_OK;

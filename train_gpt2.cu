@@ -278,11 +278,13 @@ int main(int argc, char** argv) {
             dist_text_add_crc(check, "weights", host_params, model.num_params * sizeof(float));
             if (dist_check_agree(&dist, check, "the weights at a checkpoint") != BS_OK) dist_fail(&dist, bs_error());
             if (dist.rank == 0) {
-                BszOptions bsz = bsz_default_options();
-                bsz.delta = args.rate_delta; // -ld: the coded checkpoint's Delta, as on the CPU
-                if (train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK ||
+                BszOptions bsz;
+                uint8_t* rows = NULL; // -ld, -bc, -br: the coded checkpoint's options, as on the CPU
+                if (train_checkpoint_bsz_options(&args, &config, &bsz, &rows) != BS_OK ||
+                    train_checkpoint_save(args.output_dir, &config, host_params, host_m, host_v, &now, &model.dggr, &bsz) != BS_OK ||
                     train_checkpoint_remove_old_states(args.output_dir, step, args.keep_states, stdout) < 0) // -nk
                     die("%s", bs_error());
+                free(rows);
                 printf("wrote %s/model_%08d.bin, model_%08d.bsz and state_%08d.bin\n", args.output_dir, step, step, step);
                 // codec: the size report of the final model
                 if (last && train_checkpoint_print_coded_report(stdout, args.output_dir, step) != BS_OK) die("%s", bs_error());

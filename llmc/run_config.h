@@ -15,9 +15,9 @@
 
  Resume (-y 1) compares the state's configuration with this run's: every key must have the
  same value except those in RUN_CONFIG_FREE, which do not change what a step computes
- (-x extends or shortens the run, -v -m -s -g -pe what is measured and printed, -n -nm
- when states are written, -nk how many are kept, -o -y -ow -tok where files are, -wmax what loads, -z how ranks share the optimizer
- step, bit for bit the same); the paths -i -j may change when the files' CRCs do not. The
+ (-x extends or shortens the run, -v -m -s -g -pe what is measured and printed, -n -nm -nk
+ when states are written and kept, -o -y -ow -tok where files are, -wmax what loads, -z how
+ ranks share the optimizer step, bit for bit the same); the paths -i -j may change when the files' CRCs do not. The
  error names every key that differs, with both values. A key one side lacks (a flag added
  since the state was written) is not compared.
 
@@ -52,8 +52,8 @@ typedef struct {
 } RunConfig;
 
 // keys a resume may change (see the top of this file)
-static const char* const RUN_CONFIG_FREE[] = {"program", "version", "model", "world", "-i", "-j", "-o", "-y", "-x", "-v",
-                                              "-m", "-s", "-g", "-n", "-nm", "-nk", "-pe", "-tok", "-z", "-ow", "-wmax",
+static const char* const RUN_CONFIG_FREE[] = {"program", "version", "model", "world", "-i", "-j", "-o", "-y", "-x",
+                                              "-v", "-m", "-s", "-g", "-n", "-nm", "-nk", "-pe", "-tok", "-z", "-ow", "-wmax", "-bc", "-br",
                                               NULL};
 
 static inline int run_config_is_free(const char* key) {
@@ -71,10 +71,12 @@ static inline const char* run_config_get(const RunConfig* c, const char* key) {
 static inline int run_config_set(RunConfig* c, const char* key, const char* value) {
     int i = 0;
     while (i < c->n && strcmp(c->key[i], key) != 0) i++;
-    if (i == c->n && c->n == RUN_CONFIG_MAX_KEYS) return bs_error_set(BS_ELIMIT, "run config: more than %d keys", RUN_CONFIG_MAX_KEYS);
+    if (i == c->n && c->n == RUN_CONFIG_MAX_KEYS)
+        return bs_error_set(BS_ELIMIT, "run config: more than %d keys", RUN_CONFIG_MAX_KEYS);
     if (strlen(key) >= RUN_CONFIG_KEY_MAX) return bs_error_set(BS_ELIMIT, "run config: key '%s' too long", key);
     if (strlen(value) >= RUN_CONFIG_VALUE_MAX)
-        return bs_error_set(BS_ELIMIT, "run config: the value of %s is longer than %d bytes", key, RUN_CONFIG_VALUE_MAX - 1);
+        return bs_error_set(BS_ELIMIT, "run config: the value of %s is longer than %d bytes", key,
+                            RUN_CONFIG_VALUE_MAX - 1);
     snprintf(c->key[i], RUN_CONFIG_KEY_MAX, "%s", key);
     snprintf(c->value[i], RUN_CONFIG_VALUE_MAX, "%s", value);
     if (i == c->n) c->n++;
@@ -128,13 +130,14 @@ static inline int run_config_build(RunConfig* c, const char* program, const Trai
     free(flags);
     char text[RUN_CONFIG_VALUE_MAX];
     if (rc == BS_OK) {
-        snprintf(text, sizeof(text), "%d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, %zu parameters",
-                 model->num_layers, model->channels, model->num_heads, model->vocab_size, model->padded_vocab_size,
-                 model->max_seq_len, gpt2_num_params(model));
+        snprintf(text, sizeof(text), "%d layers, %d channels, %d heads, vocab %d (padded %d), max_seq_len %d, "
+                 "%zu parameters", model->num_layers, model->channels, model->num_heads, model->vocab_size,
+                 model->padded_vocab_size, model->max_seq_len, gpt2_num_params(model));
         rc = run_config_set(c, "model", text);
     }
     if (rc == BS_OK && !args->classifier) { // -cls reads labeled files, checked by their own CRCs
-        if ((rc = run_config_file_checksum(args->train_tokens, text, sizeof(text))) == BS_OK) rc = run_config_set(c, "train_tokens", text);
+        if ((rc = run_config_file_checksum(args->train_tokens, text, sizeof(text))) == BS_OK)
+            rc = run_config_set(c, "train_tokens", text);
         if (rc == BS_OK && (rc = run_config_file_checksum(args->val_tokens, text, sizeof(text))) == BS_OK)
             rc = run_config_set(c, "val_tokens", text);
     }
@@ -228,7 +231,8 @@ static inline int run_config_parse_string(const char* s, size_t n, size_t* i, ch
 static inline int run_config_from_json(RunConfig* c, const char* s, size_t n, const char* name) {
     memset(c, 0, sizeof(*c));
     size_t i = run_config_skip_space(s, n, 0);
-    if (i >= n || s[i] != '{') return bs_error_set(BS_EFORMAT, "%s: not a run configuration (expected a JSON object)", name);
+    if (i >= n || s[i] != '{')
+        return bs_error_set(BS_EFORMAT, "%s: not a run configuration (expected a JSON object)", name);
     i = run_config_skip_space(s, n, i + 1);
     if (i < n && s[i] == '}') return BS_OK;
     char key[RUN_CONFIG_KEY_MAX];
@@ -245,11 +249,17 @@ static inline int run_config_from_json(RunConfig* c, const char* s, size_t n, co
             if ((rc = run_config_parse_string(s, n, &i, value, RUN_CONFIG_VALUE_MAX, name)) != BS_OK) break;
         } else { // a number: up to the next separator
             size_t start = i;
-            while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t') i++;
-            if (i == start || i - start >= RUN_CONFIG_VALUE_MAX) { rc = bs_error_set(BS_EFORMAT, "%s: bad value of \"%s\"", name, key); break; }
+            while (i < n && !strchr(",} \n\r\t", s[i])) i++;
+            if (i == start || i - start >= RUN_CONFIG_VALUE_MAX) {
+                rc = bs_error_set(BS_EFORMAT, "%s: bad value of \"%s\"", name, key);
+                break;
+            }
             memcpy(value, s + start, i - start);
             value[i - start] = '\0';
-            if (!run_config_is_number(value)) { rc = bs_error_set(BS_EFORMAT, "%s: the value of \"%s\" is neither a string nor a number", name, key); break; }
+            if (!run_config_is_number(value)) {
+                rc = bs_error_set(BS_EFORMAT, "%s: the value of \"%s\" is neither a string nor a number", name, key);
+                break;
+            }
         }
         if ((rc = run_config_set(c, key, value)) != BS_OK) break;
         i = run_config_skip_space(s, n, i);
@@ -301,16 +311,17 @@ static inline int run_config_check_resume(const RunConfig* saved, const RunConfi
         const char* key = now->key[i];
         const char* old = run_config_get(saved, key);
         if (old == NULL || run_config_is_free(key) || strcmp(old, now->value[i]) == 0) continue;
-        const char* what = strcmp(key, "train_tokens") == 0 ? "the -i file" : strcmp(key, "val_tokens") == 0 ? "the -j file" : "";
-        int w = snprintf(msg + len, sizeof(msg) - len, "%s%s%s%s %s (this run: %s)", differ ? "; " : "", key, what[0] ? " " : "",
-                         what, old, now->value[i]);
+        const char* what = strcmp(key, "train_tokens") == 0 ? "the -i file"
+                           : strcmp(key, "val_tokens") == 0 ? "the -j file" : "";
+        int w = snprintf(msg + len, sizeof(msg) - len, "%s%s%s%s %s (this run: %s)", differ ? "; " : "", key,
+                         what[0] ? " " : "", what, old, now->value[i]);
         if (w > 0 && (size_t)w < sizeof(msg) - len) len += (size_t)w;
         differ++;
     }
     if (differ == 0) return BS_OK;
     return bs_error_set(BS_EINVAL,
-                        "%s was written by a run with other settings: %s. Resume with the same values, or start a new run "
-                        "in another directory (-o) or over this one (-ow 1 removes its files)", saved_name, msg);
+                        "%s was written by a run with other settings: %s. Resume with the same values, or start a new "
+                        "run in another directory (-o) or over this one (-ow 1 removes its files)", saved_name, msg);
 }
 
 // ----------------------------------------------------------------------------
@@ -320,14 +331,13 @@ static inline int run_config_check_resume(const RunConfig* saved, const RunConfi
 // state_<8 digits>.bin
 static inline int run_dir_is_run_file(const char* name) {
     if (strcmp(name, "run.json") == 0 || strcmp(name, "log.csv") == 0) return 1;
-    size_t n = strlen(name);
-    const char* digits = NULL;
-    if (n == 18 && strncmp(name, "model_", 6) == 0 && (strcmp(name + 14, ".bin") == 0 || strcmp(name + 14, ".bsz") == 0))
-        digits = name + 6;
-    if (n == 18 && strncmp(name, "state_", 6) == 0 && strcmp(name + 14, ".bin") == 0) digits = name + 6;
-    if (digits == NULL) return 0;
-    for (int i = 0; i < 8; i++)
-        if (digits[i] < '0' || digits[i] > '9') return 0;
+    if (strlen(name) != 18) return 0; // model_%08d.bin, model_%08d.bsz, state_%08d.bin
+    const char* ext = name + 14;
+    int model = strncmp(name, "model_", 6) == 0 && (strcmp(ext, ".bin") == 0 || strcmp(ext, ".bsz") == 0);
+    int state = strncmp(name, "state_", 6) == 0 && strcmp(ext, ".bin") == 0;
+    if (!model && !state) return 0;
+    for (int i = 6; i < 14; i++)
+        if (name[i] < '0' || name[i] > '9') return 0;
     return 1;
 }
 
@@ -348,7 +358,8 @@ static inline int run_dir_list(const char* dir, char* list, size_t n) {
     }
     closedir(d);
     if (list != NULL)
-        snprintf(list, n, "%s%s%d model_* file(s), %d state_*.bin", json ? "run.json, " : "", log ? "log.csv, " : "", models, states);
+        snprintf(list, n, "%s%s%d model_* file(s), %d state_*.bin", json ? "run.json, " : "", log ? "log.csv, " : "",
+                 models, states);
     return count;
 }
 
@@ -402,12 +413,13 @@ static inline int run_dir_prepare(const char* dir, int resume, int has_state, in
         if (rc == BS_OK) return BS_OK;
         if (bs_file_size(path) >= 0) return rc;
         return bs_error_set(BS_EINVAL,
-                            "%s holds files of another run (%s) but no state_*.bin to resume and no run.json that says "
-                            "whose they are: choose another directory (-o), or pass -ow 1 to remove them first", dir, list);
+                            "%s holds files of another run (%s) but no state_*.bin to resume and no run.json that "
+                            "says whose they are: choose another directory (-o), or pass -ow 1 to remove them first",
+                            dir, list);
     }
     return bs_error_set(BS_EINVAL,
-                        "%s already holds another run's files (%s): pass -y 1 to resume that run, choose another directory "
-                        "(-o), or pass -ow 1 to remove them first", dir, list);
+                        "%s already holds another run's files (%s): pass -y 1 to resume that run, choose another "
+                        "directory (-o), or pass -ow 1 to remove them first", dir, list);
 }
 
 #endif // LLMC_RUN_CONFIG_H

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bsz.h"
 #include "dggr.h"
 #include "gpt2_params.h"
 #include "quantize.h"
@@ -69,6 +70,9 @@ typedef struct {
     const char* rate_set;      // -lc: matrices | all
     int rate_steps;            // -lk: BackSlash for the first K steps, then plain (0: throughout)
     float rate_delta;          // -ld: quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param
+    // coded checkpoints model_*.bsz (llmc/bsz.h, doc/format.md)
+    const char* coded_coder;   // -bc: eg | rans | cabac | auto
+    int coded_shared_rows;     // -br 1: the wte rows of tokens absent from -i are stored as one shared row
     uint64_t given;            // bit i: row i of train_args_table was on the command line (train_args_given)
 } TrainArgs;
 
@@ -107,6 +111,8 @@ static inline void train_args_defaults(TrainArgs* a) {
     a->rate_set = "matrices";
     a->rate_steps = 0;
     a->rate_delta = QUANTIZE_DEFAULT_DELTA;
+    a->coded_coder = "auto";
+    a->coded_shared_rows = 0;
 }
 
 // ARG_CHOICE: an int field that also takes a name (choices[i] means i), e.g. -k cosine or -k 0
@@ -172,6 +178,9 @@ static inline int train_args_table(TrainArgs* a, TrainArgSpec* t) {
     ARG("-lc", ARG_STRING, &a->rate_set, 0, 0, "BackSlash: constrained parameters: matrices (weight matrices and embeddings) or all");
     ARG("-lk", ARG_INT, &a->rate_steps, 0, 1 << 30, "BackSlash: apply the rate for the first K steps only, then plain training (0: throughout)");
     ARG("-ld", ARG_FLOAT, &a->rate_delta, 1e-9, 1, "quantization step Delta of the coded checkpoints model_*.bsz and of the logged zero fraction and bits/param");
+    // coded checkpoints (doc/format.md)
+    ARG("-bc", ARG_STRING, &a->coded_coder, 0, 0, "coder of the coded checkpoints model_*.bsz: eg (exp-Golomb, the paper's), rans, cabac or auto (the smallest per tensor)");
+    ARG("-br", ARG_INT, &a->coded_shared_rows, 0, 1, "1: the coded checkpoints store the wte rows of token ids absent from -i (and the padding rows) as one shared row, their mean (doc/format.md, ROWS)");
 #undef ARG
     return n;
 }
@@ -284,6 +293,9 @@ static inline int train_args_parse(TrainArgs* a, int argc, char** argv) {
     if (a->overwrite && a->resume) return bs_error_set(BS_EINVAL, "flags -ow 1 and -y 1: -ow removes the run that -y would resume; give one");
     if (a->resume && a->output_dir == NULL) return bs_error_set(BS_EINVAL, "flag -y 1 needs -o (the directory holding state_*.bin)");
     if (a->classifier && a->resume) return bs_error_set(BS_EINVAL, "flag -cls 1: resuming (-y 1) a classifier run is not supported (the head is not saved)");
+    int coder;
+    if (!bsz_coder_parse(a->coded_coder, &coder)) return bs_error_set(BS_EINVAL, "flag -bc: '%s' is not eg, rans, cabac or auto", a->coded_coder);
+    if (a->coded_shared_rows && a->classifier) return bs_error_set(BS_EINVAL, "flag -br 1: not with -cls 1 (-i holds labeled messages)");
     DGGRConfig rate = dggr_config_default(); // BackSlash's mode words
     return dggr_config_parse(&rate, a->rate_variant, a->rate_shape, a->rate_set, "-lv", "-ls", "-lc");
 }

@@ -35,6 +35,7 @@
 #include "dggr.h"
 #include "gpt2_params.h"
 #include "model_fp32.h"
+#include "train_args.h"
 #include "train_state.h"
 #include "utils.h"
 
@@ -47,6 +48,30 @@ typedef struct {
     float val_loss;          // the last val loss measured (NAN: none yet; a state without it reads NAN)
     const char* run_config;  // saving: the run's configuration (run_config.h's JSON), or NULL for none
 } TrainProgress;
+
+// the coded checkpoints' options from the flags of both trainers: -ld (Delta), -bc (coder)
+// and -br 1 (shared rows: the wte rows of token ids absent from the training tokens -i, and
+// the padding rows). *rows: malloc'd row flags for o->shared_rows (free after use), or NULL
+static inline int train_checkpoint_bsz_options(const TrainArgs* a, const GPT2Config* c, BszOptions* o, uint8_t** rows) {
+    *o = bsz_default_options();
+    *rows = NULL;
+    o->delta = a->rate_delta; // -ld: the same Delta as the logged zero fraction
+    if (!bsz_coder_parse(a->coded_coder, &o->coder)) return bs_error_set(BS_EINVAL, "flag -bc: '%s' is not eg, rans, cabac or auto", a->coded_coder);
+    if (!a->coded_shared_rows) return BS_OK;
+    *rows = (uint8_t*)malloc((size_t)c->padded_vocab_size);
+    if (!*rows) return bs_error_set(BS_ENOMEM, "out of memory");
+    uint32_t count = 0;
+    int rc = bsz_unused_rows(a->train_tokens, c, *rows, &count);
+    if (rc != BS_OK) {
+        free(*rows);
+        *rows = NULL;
+        char msg[BS_ERROR_MAX];
+        snprintf(msg, sizeof(msg), "%s", bs_error());
+        return bs_error_set(rc, "flag -br 1: %s", msg);
+    }
+    o->shared_rows = *rows;
+    return BS_OK;
+}
 
 // the training state's sections, written to `path` (one file of the set below)
 static inline int train_checkpoint_write_state(const char* path, const GPT2Config* c, const float* params, const float* m,

@@ -223,6 +223,13 @@ static inline float wf_value_at(const WeightForm* f, uint64_t i) {
     return dequantize_value(((const int8_t*)f->values)[i], f->scale);
 }
 
+// stored value i of a level form as a float, in its own units (q, or the f32 weight)
+static inline float wf_stored_value(const WeightForm* f, uint64_t i) {
+    if (f->value_type == WF_VALUE_F32) return ((const float*)f->values)[i];
+    if (f->value_type == WF_VALUE_I16) return (float)((const int16_t*)f->values)[i];
+    return (float)((const int8_t*)f->values)[i];
+}
+
 // row r as floats: out (cols)
 static inline void wf_row_to_float(const WeightForm* f, int r, float* out) {
     int C = f->cols;
@@ -255,24 +262,17 @@ static inline float wf_row_dot_ref(const WeightForm* f, int r, const float* x) {
     // level forms: sum value * x in the stored units, scaled once
     float s = f->value_type == WF_VALUE_F32 ? 1.0f : f->scale;
     if (f->kind == WF_LEVELS) {
-        for (int j = 0; j < C; j++) {
-            uint64_t i = (uint64_t)r * C + j;
-            float v = f->value_type == WF_VALUE_F32 ? ((const float*)f->values)[i]
-                    : f->value_type == WF_VALUE_I16 ? (float)((const int16_t*)f->values)[i] : (float)((const int8_t*)f->values)[i];
-            sum += v * x[j];
-        }
+        for (int j = 0; j < C; j++) sum += wf_stored_value(f, (uint64_t)r * C + j) * x[j];
         return sum * s;
     }
     uint64_t i = f->row_start[r], end = f->row_start[r + 1];
-    const uint16_t* mask = f->kind == WF_BITMAP ? f->masks + (size_t)r * wf_mask_words(C) : NULL;
-    for (int j = 0; i < end; j++) {
-        int col = mask ? j : f->col_index[i];
-        if (mask && !(mask[j / 16] >> (j % 16) & 1)) continue;
-        float v = f->value_type == WF_VALUE_F32 ? ((const float*)f->values)[i]
-                : f->value_type == WF_VALUE_I16 ? (float)((const int16_t*)f->values)[i] : (float)((const int8_t*)f->values)[i];
-        sum += v * x[col];
-        i++;
+    if (f->kind == WF_CSR) {
+        for (; i < end; i++) sum += wf_stored_value(f, i) * x[f->col_index[i]];
+        return sum * s;
     }
+    const uint16_t* mask = f->masks + (size_t)r * wf_mask_words(C);
+    for (int j = 0; j < C; j++)
+        if (mask[j / 16] >> (j % 16) & 1) sum += wf_stored_value(f, i++) * x[j];
     return sum * s;
 }
 

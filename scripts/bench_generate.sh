@@ -18,7 +18,8 @@
 # Greedy decoding (-temp 0) from a fixed prompt; the text of every form must equal fp32's.
 # Threads: OMP_NUM_THREADS (default 1: one core, the bandwidth of one core).
 # Columns: weights = resident bytes of the weight matrices (fraction of fp32); peak RSS
-# = the process's maximum resident set (loading included); tok/s cpu = decode tokens per
+# = the process's maximum resident set (loading included: the coded file is held while it
+# is decoded); RSS after = resident set at the end; tok/s cpu = decode tokens per
 # CPU-second of the forward passes (steady on a shared machine); tok/s wall = per second
 # of wall clock; x fp32 = the cpu rate over fp32's.
 # A second table: each form's matrix-vector product alone (dev/bench/bench_weight_form.c:
@@ -66,8 +67,9 @@ for m in $MODELS; do
       frac=$(sed -n 's/^weights: .*: \([0-9.]*\) of it$/\1/p' "$work/err.$f")
       zero=$(sed -n 's/^weights: .*weights (\([0-9.]*\)% zero).*/\1/p' "$work/err.$f")
       rss=$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB.*/\1/p' "$work/err.$f")
+      now=$(sed -n 's/^peak resident memory: .*resident now \([0-9.]*\) MiB/\1/p' "$work/err.$f")
       same=yes; cmp -s "$work/out.fp32" "$work/out.$f" || same=no
-      echo "$m $f $r $cpu $wall $mibw $frac $zero $rss $same" >> "$work/rows"
+      echo "$m $f $r $cpu $wall $mibw $frac $zero $rss $same $now" >> "$work/rows"
     done
   done
 done
@@ -78,16 +80,16 @@ rows = [l.split() for l in open(sys.argv[1])]
 models = list(dict.fromkeys(r[0] for r in rows))
 forms = list(dict.fromkeys(r[1] for r in rows))
 print()
-print("| model | zeros | form | weights MiB (of fp32) | peak RSS MiB | decode tok/s cpu | x fp32 | tok/s wall | greedy = fp32 |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| model | zeros | form | weights MiB (of fp32) | peak RSS MiB | RSS after MiB | decode tok/s cpu | x fp32 | tok/s wall | greedy = fp32 |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for m in models:
     base = st.median(float(r[3]) for r in rows if r[0] == m and r[1] == "fp32")
     for f in forms:
         rs = [r for r in rows if r[0] == m and r[1] == f]
         cpu = st.median(float(r[3]) for r in rs); wall = st.median(float(r[4]) for r in rs)
-        rss = st.median(float(r[8]) for r in rs)
+        rss = st.median(float(r[8]) for r in rs); now = st.median(float(r[10]) for r in rs)
         same = "yes" if all(r[9] == "yes" for r in rs) else "no" + (" (bf16 is lossy)" if f == "bf16" else "")
-        print(f"| {m} | {rs[0][7]}% | {f} | {float(rs[0][5]):.1f} ({float(rs[0][6]):.3f}) | {rss:.0f} | {cpu:.1f} | {cpu / base:.2f} | {wall:.1f} | {same} |")
+        print(f"| {m} | {rs[0][7]}% | {f} | {float(rs[0][5]):.1f} ({float(rs[0][6]):.3f}) | {rss:.0f} | {now:.0f} | {cpu:.1f} | {cpu / base:.2f} | {wall:.1f} | {same} |")
 PY
 echo
 echo "matrix-vector products alone (one thread; int8 levels; ns per 16 weights, GB/s of the form's bytes):"

@@ -121,8 +121,8 @@ set output "$S/rd.png"
 set title "whole val file: val loss against coded size (one value map, EG best k)"
 set xlabel "EG bits per parameter"
 set ylabel "val loss (nats/token)"
-set key top right
-plot "$S/rd_control.dat" using 1:2 with linespoints lw 2 pt 6 title "control quantized after training (Delta 2e-3 .. 5e-2)" $prune $plots
+set key bottom left
+plot "$S/rd_control.dat" using 1:2 with linespoints lw 2 pt 6 title "control quantized after training (Delta 1e-3 .. 5e-2)" $prune $plots
 GP
 fi
 if [ -s "$S/zeros.dat" ]; then

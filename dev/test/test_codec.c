@@ -330,15 +330,31 @@ static size_t roundtrip(const char* label, const GPT2Config* c, const float* w, 
         const BszReportRow* r = &rep.rows[t];
         int k = r->k;
         double pad = 7.0 * (double)f.tensors[t].num_chunks / (double)r->params;
-        if (k < BSZ_REPORT_EG_KS)
+        int coder = f.tensors[t].coder;
+        CHECK(opt->coder == BSZ_CODER_AUTO || coder == opt->coder || (opt->coder == BSZ_CODER_RANS && isnan(r->rans_bits)),
+              "%s %s: coder %d, asked for %d", label, r->name, coder, opt->coder);
+        if (coder == BSZ_CODER_EG && k < BSZ_REPORT_EG_KS)
             CHECK(r->file_bits >= r->eg_bits[k] - 1e-12 && r->file_bits <= r->eg_bits[k] + pad + 1e-12,
                   "%s %s: file %.4f bits/param, EG-%d %.4f", label, r->name, r->file_bits, k, r->eg_bits[k]);
-        if (opt->k == BSZ_K_AUTO)
+        // the report codes the indices again: the same bytes as the file's rANS / CABAC chunks
+        if (coder == BSZ_CODER_RANS) CHECK(fabs(r->file_bits - r->rans_bits) < 1e-12, "%s %s: file %.4f, rANS %.4f", label, r->name, r->file_bits, r->rans_bits);
+        if (coder == BSZ_CODER_CABAC) CHECK(fabs(r->file_bits - r->cabac_bits) < 1e-12, "%s %s: file %.4f, CABAC %.4f", label, r->name, r->file_bits, r->cabac_bits);
+        if (opt->k == BSZ_K_AUTO && coder == BSZ_CODER_EG)
             for (int j = 0; j < BSZ_REPORT_EG_KS; j++)
                 CHECK(r->file_bits <= r->eg_bits[j] + pad + 1e-12, "%s %s: chosen k=%d is not the shortest (EG-%d %.4f < %.4f)", label, r->name, k, j, r->eg_bits[j], r->file_bits);
+        if (opt->coder == BSZ_CODER_AUTO && opt->k == BSZ_K_AUTO) // auto: never longer than the EG or CABAC code
+            CHECK(r->file_bits <= r->egk_bits + pad + 1e-12 && r->file_bits <= r->cabac_bits + 1e-12, "%s %s: auto file %.4f, EGk %.4f, CABAC %.4f",
+                  label, r->name, r->file_bits, r->egk_bits, r->cabac_bits);
+        // rANS is within 1% of the order-0 entropy plus its states (16 bytes a chunk)
+        if (!isnan(r->rans_bits) && r->params >= 4096)
+            CHECK(r->rans_bits <= 1.01 * r->entropy_bits + 8.0 * RANS_STATE_BYTES * (double)f.tensors[t].num_chunks / (double)r->params + 1e-9,
+                  "%s %s: rANS %.4f bits/param, entropy %.4f", label, r->name, r->rans_bits, r->entropy_bits);
         CHECK(r->entropy_bits <= r->huffman_bits + 1e-9 && r->huffman_bits <= r->entropy_bits + 1.0 + 1e-9 &&
               (r->distinct < 2 || r->huffman_bits <= r->fl_bits + 1e-9), "%s %s: H %.4f <= HM %.4f <= H + 1, HM <= FL", label, r->name, r->entropy_bits, r->huffman_bits);
     }
+    CHECK(rep.global.entropy_bits <= rep.global.huffman_bits + 1e-9 && rep.total.entropy_bits <= rep.global.entropy_bits + 1e-9,
+          "%s: per-tensor entropy %.4f <= global entropy %.4f <= global HM %.4f", label, rep.total.entropy_bits, rep.global.entropy_bits,
+          rep.global.huffman_bits);
     if (rep_out) *rep_out = rep;
     else bsz_report_free(&rep);
     free(idx); free(tt); free(out); free(out1);
@@ -350,22 +366,32 @@ static size_t roundtrip(const char* label, const GPT2Config* c, const float* w, 
 static void test_roundtrips(void) {
     GPT2Config c = {64, 1000, gpt2_padded_vocab(1000), 2, 4, 64};
     const char* names[5] = {"uniform", "GG nu=0.5", "GG nu=1", "GG nu=2", "sparse"};
+    const int coders[4] = {BSZ_CODER_EG, BSZ_CODER_RANS, BSZ_CODER_CABAC, BSZ_CODER_AUTO};
     for (int kind = 0; kind < 5; kind++) {
         float* w = make_weights(&c, kind);
-        BszOptions o = bsz_default_options();
-        char label[96];
-        snprintf(label, sizeof(label), "%s, global map", names[kind]);
-        roundtrip(label, &c, w, &o, NULL);
-        o.map_mode = BSZ_MAP_TENSOR;
-        o.chunk_params = 64; // many chunks, many partial ones
-        snprintf(label, sizeof(label), "%s, per-tensor maps, 64-weight chunks", names[kind]);
-        roundtrip(label, &c, w, &o, NULL);
+        for (int ci = 0; ci < 4; ci++) {
+            BszOptions o = bsz_default_options();
+            o.coder = coders[ci];
+            const char* cn = coders[ci] == BSZ_CODER_AUTO ? "auto" : bsz_coder_names[coders[ci]];
+            char label[96];
+            snprintf(label, sizeof(label), "%s, %s, global map", names[kind], cn);
+            roundtrip(label, &c, w, &o, NULL);
+            o.map_mode = BSZ_MAP_TENSOR;
+            o.chunk_params = 64; // many chunks, many partial ones
+            snprintf(label, sizeof(label), "%s, %s, per-tensor maps, 64-weight chunks", names[kind], cn);
+            roundtrip(label, &c, w, &o, NULL);
+            o.chunk_params = 1001; // chunks that are not a multiple of the rANS lanes
+            o.map_mode = BSZ_MAP_GLOBAL;
+            snprintf(label, sizeof(label), "%s, %s, global map, 1001-weight chunks", names[kind], cn);
+            roundtrip(label, &c, w, &o, NULL);
+        }
         free(w);
     }
     // fixed k, per-tensor Delta, odd chunk size; and the automatic k is never longer than a fixed one
     float* w = make_weights(&c, W_GG1);
     size_t auto_size = 0;
     BszOptions o = bsz_default_options();
+    o.coder = BSZ_CODER_EG;
     auto_size = roundtrip("auto k", &c, w, &o, NULL);
     for (int k = 0; k <= EG_MAX_K; k++) {
         o.k = k;
@@ -377,6 +403,7 @@ static void test_roundtrips(void) {
     float* deltas = (float*)malloc_or_die(sizeof(float) * (size_t)gpt2_num_tensors(&c));
     for (int t = 0; t < gpt2_num_tensors(&c); t++) deltas[t] = 1e-4f * (float)(1 + t % 7);
     o = bsz_default_options();
+    o.coder = BSZ_CODER_EG;
     o.tensor_delta = deltas;
     o.chunk_params = 1000;
     roundtrip("per-tensor Delta, global map", &c, w, &o, NULL);
@@ -447,11 +474,13 @@ static void expect_error(const char* what, const uint8_t* good, size_t size, siz
     free(b);
 }
 
-static void test_corruption(void) {
+static void test_corruption(int coder) {
+    printf("corruption of a file coded with %s\n", bsz_coder_names[coder]);
     GPT2Config c = {16, 100, gpt2_padded_vocab(100), 1, 2, 16};
     float* w = make_weights(&c, W_GG1);
     BszOptions o = bsz_default_options();
     o.chunk_params = 256;
+    o.coder = coder;
     uint8_t* good = NULL;
     size_t size = 0;
     CHECK(bsz_encode(&c, w, &o, &good, &size) == BS_OK, "encode: %s", bs_error());
@@ -492,7 +521,7 @@ static void test_corruption(void) {
     }
     // absurd sizes, with consistent CRCs so that the structural checks are what catches them
     size_t conf = section_at(good, 0) + BSZ_SECTION_HEADER_BYTES, tens = section_at(good, 1) + BSZ_SECTION_HEADER_BYTES;
-    size_t maps = section_at(good, 2) + BSZ_SECTION_HEADER_BYTES, chnk = section_at(good, 3) + BSZ_SECTION_HEADER_BYTES;
+    size_t maps = section_at(good, BSZ_SEC_MAPS) + BSZ_SECTION_HEADER_BYTES, chnk = section_at(good, BSZ_SEC_CHNK) + BSZ_SECTION_HEADER_BYTES;
     uint8_t big64[8], v32[4];
     store_u64le(big64, UINT64_MAX);
     for (int s = 0; s < BSZ_NUM_SECTIONS; s++) expect_error("section size 2^64-1", good, size, section_at(good, s) + 8, big64, 8, 1, "truncated");
@@ -517,11 +546,26 @@ static void test_corruption(void) {
     store_u64le(big64, 1ull << 62);
     expect_error("chunk count", good, size, chnk, big64, 8, 1, "CHNK");
     expect_error("chunk offset", good, size, chnk + 16, big64, 8, 1, "spans bits");
+    store_u32le(v32, 3);
+    expect_error("version 3", good, size, 4, v32, 4, 1, "unsupported .bsz version 3");
+    store_u32le(v32, 1);
+    expect_error("version 1 with 7 sections", good, size, 4, v32, 4, 1, "version 1 has exactly 5");
+    store_u32le(v32, 3);
+    expect_error("coder 3", good, size, tens + 72, v32, 4, 1, "unknown coder");
     store_u32le(v32, 2);
-    expect_error("version 2", good, size, 4, v32, 4, 1, "unsupported .bsz version 2");
+    expect_error("unknown flag", good, size, conf + 36, v32, 4, 1, "unknown flags");
+    store_u32le(v32, 1);
+    expect_error("shared-rows flag without rows", good, size, conf + 36, v32, 4, 1, "ROWS is 0 bytes");
+    if (coder == BSZ_CODER_RANS) { // the frequencies must sum to 2^15
+        size_t freq = section_at(good, BSZ_SEC_FREQ) + BSZ_SECTION_HEADER_BYTES;
+        uint8_t one = 1;
+        expect_error("rANS frequencies", good, size, freq + 4, &one, 1, 1, "sum to");
+        store_u32le(v32, 0);
+        expect_error("rANS alphabet 0", good, size, freq, v32, 4, 1, "rANS alphabet");
+    }
     expect_error("magic", good, size, 0, "BSY", 3, 1, "bad magic");
     // garbage code words (CRC fixed): the decoder reports the chunk
-    size_t bits = section_at(good, 4) + BSZ_SECTION_HEADER_BYTES;
+    size_t bits = section_at(good, BSZ_SEC_BITS) + BSZ_SECTION_HEADER_BYTES;
     uint8_t zeros[8] = {0};
     expect_error("zeroed code words", good, size, bits, zeros, 8, 1, "chunk 0");
     // trailing bytes
@@ -541,6 +585,7 @@ static void test_corruption(void) {
         free(r);
     }
     CHECK(errors > 150, "random code words: %d of 200 rejected", errors);
+    printf("  %s: random code words with valid CRCs: %d of 200 rejected\n", bsz_coder_names[coder], errors);
     // a missing file
     BszFile f;
     CHECK(bsz_open(&f, "/nonexistent/x.bsz") == BS_EIO && strstr(bs_error(), "/nonexistent/x.bsz") != NULL, "missing file: %s", bs_error());
@@ -548,6 +593,152 @@ static void test_corruption(void) {
 }
 
 // ----------------------------------------------------------------------------
+
+// rANS and CABAC streams on their own: random symbols (skewed and uniform, one symbol,
+// lengths that are not a multiple of the lanes) round-trip; every shortened or lengthened
+// chunk, and every single bit flip of a chunk, is either rejected or (CABAC, rarely)
+// decodes to other symbols -- never read outside the chunk (the ASan build checks that)
+static void test_entropy_streams(void) {
+    const size_t lengths[6] = {0, 1, 3, 7, 1000, 20000};
+    for (int li = 0; li < 6; li++) {
+        for (int skew = 0; skew < 3; skew++) {
+            size_t n = lengths[li];
+            uint32_t nsym = skew == 2 ? 1 : 40;
+            uint32_t* sym = (uint32_t*)malloc_or_die((n + 1) * sizeof(uint32_t));
+            uint32_t* back = (uint32_t*)malloc_or_die((n + 1) * sizeof(uint32_t));
+            uint64_t counts[40] = {0};
+            for (size_t i = 0; i < n; i++) {
+                sym[i] = skew == 2 ? 0 : skew == 0 ? (uint32_t)(rng_u64() % nsym) : (rng_uniform() < 0.9 ? 0 : (uint32_t)(rng_u64() % nsym));
+                counts[sym[i]]++;
+            }
+            if (n == 0) counts[0] = 1;
+            uint32_t freq[40];
+            CHECK(rans_quantize_freqs(counts, nsym, freq) == BS_OK, "rANS frequencies: %s", bs_error());
+            uint32_t sum = 0;
+            for (uint32_t s2 = 0; s2 < nsym; s2++) { sum += freq[s2]; CHECK((freq[s2] > 0) == (counts[s2] > 0), "frequency of a used symbol > 0"); }
+            CHECK(sum == RANS_PROB_SCALE, "frequencies sum to %u", sum);
+            uint8_t* code = NULL;
+            size_t size = 0;
+            CHECK(rans_encode(sym, n, freq, nsym, &code, &size) == BS_OK, "rANS encode");
+            RansDecodeTable tab = {0};
+            CHECK(rans_table_build(&tab, freq, nsym) == BS_OK, "rANS table");
+            CHECK(rans_decode(&tab, code, size, n, NULL, NULL, back) == 0 && (n == 0 || memcmp(sym, back, n * 4) == 0),
+                  "rANS round trip, n = %zu, skew %d", n, skew);
+            double h = 0.0;
+            for (uint32_t s2 = 0; s2 < nsym; s2++) if (counts[s2] && n) h -= (double)counts[s2] * log2((double)counts[s2] / (double)n);
+            if (n >= 1000) CHECK(8.0 * (double)size <= 1.01 * h + 8.0 * RANS_STATE_BYTES + 16.0, "rANS %zu bytes, entropy %.0f bits", size, h);
+            for (size_t j = 0; j < size && j < 64; j++) { // the 32 shortest and the 32 longest cuts
+                size_t cut = j < 32 ? j : size - 1 - (j - 32);
+                CHECK(rans_decode(&tab, code, cut, n, NULL, NULL, back) != 0, "rANS chunk cut to %zu of %zu bytes accepted", cut, size);
+            }
+            uint8_t* longer = (uint8_t*)malloc_or_die(size + 2);
+            memcpy(longer, code, size);
+            longer[size] = longer[size + 1] = 0;
+            CHECK(rans_decode(&tab, longer, size + 2, n, NULL, NULL, back) != 0, "rANS chunk with 2 extra bytes accepted");
+            size_t flips_ok = 0;
+            for (size_t bit = 0; bit < 8 * size && bit < 4000; bit += 1 + 8 * size / 4000) {
+                code[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                flips_ok += rans_decode(&tab, code, size, n, NULL, NULL, back) == 0;
+                code[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            }
+            // (the end state is a check, not a checksum: the file's CRC-32 catches the rest)
+            if (nsym > 1 && n >= 1000) CHECK(flips_ok * 100 <= 4000, "rANS: %zu of 4000 single bit flips decode without error", flips_ok);
+            free(code); free(longer);
+            rans_table_free(&tab);
+            // CABAC, as a (cols = 10) matrix, k = 0 and 2
+            for (int k = 0; k <= 2; k += 2) {
+                CHECK(cabac_encode(sym, n, nsym, k, 10, &code, &size) == BS_OK, "CABAC encode");
+                uint8_t* zs = (uint8_t*)malloc_or_die(n + 1);
+                CabacContexts m;
+                CHECK(cabac_decode(code, size, n, nsym, k, 10, zs, &m, NULL, NULL, back) == 0 && (n == 0 || memcmp(sym, back, n * 4) == 0),
+                      "CABAC round trip, n = %zu, skew %d, k %d", n, skew, k);
+                for (size_t j = 0; j < size && j < 64; j++) {
+                    size_t cut = j < 32 ? j : size - 1 - (j - 32);
+                    CHECK(cabac_decode(code, cut, n, nsym, k, 10, zs, &m, NULL, NULL, back) != 0, "CABAC chunk cut to %zu of %zu bytes accepted", cut, size);
+                }
+                longer = (uint8_t*)malloc_or_die(size + 1);
+                memcpy(longer, code, size);
+                longer[size] = 0;
+                CHECK(cabac_decode(longer, size + 1, n, nsym, k, 10, zs, &m, NULL, NULL, back) != 0, "CABAC chunk with an extra byte accepted");
+                free(zs); free(code); free(longer);
+            }
+            free(sym); free(back);
+        }
+    }
+}
+
+// shared rows (issue 13): the marked wte rows decode to their mean, the others exactly as
+// without; the file is smaller; the report counts the coded weights only
+static void test_shared_rows(void) {
+    GPT2Config c = {64, 1000, gpt2_padded_vocab(1000), 2, 4, 64};
+    float* w = make_weights(&c, W_GG1);
+    size_t Vp = (size_t)c.padded_vocab_size, C = (size_t)c.channels, n = gpt2_num_params(&c);
+    uint8_t* rows = (uint8_t*)calloc_or_die(Vp, 1);
+    size_t nshared = 0;
+    for (size_t v = 0; v < Vp; v++) { rows[v] = v >= 600 || v % 3 == 0; nshared += rows[v]; }
+    for (int coder = 0; coder < BSZ_NUM_CODERS; coder++) {
+        BszOptions o = bsz_default_options();
+        o.coder = coder;
+        o.chunk_params = 1000;
+        uint8_t *plain = NULL, *shared = NULL;
+        size_t plain_size = 0, shared_size = 0;
+        CHECK(bsz_encode(&c, w, &o, &plain, &plain_size) == BS_OK, "encode: %s", bs_error());
+        o.shared_rows = rows;
+        CHECK(bsz_encode(&c, w, &o, &shared, &shared_size) == BS_OK, "encode with shared rows: %s", bs_error());
+        CHECK(shared_size < plain_size, "%s: shared rows %zu bytes, without %zu", bsz_coder_names[coder], shared_size, plain_size);
+        BszFile f;
+        int rc = bsz_parse(&f, shared, shared_size, "shared.bsz");
+        CHECK(rc == BS_OK && f.num_shared_rows == nshared && f.tensors[0].coded == (Vp - nshared) * C, "parse: %s", bs_error());
+        if (rc == BS_OK) {
+            float* out = (float*)malloc_or_die(n * sizeof(float));
+            CHECK(bsz_decode_params(&f, out) == BS_OK, "decode: %s", bs_error());
+            size_t bad = 0;
+            for (size_t cc = 0; cc < C; cc++) {
+                double mean = 0.0;
+                for (size_t v = 0; v < Vp; v++) if (rows[v]) mean += (double)w[v * C + cc];
+                float want = (float)(mean / (double)nshared);
+                for (size_t v = 0; v < Vp; v++) {
+                    float x = rows[v] ? want : dequantize_value(quantize_value(w[v * C + cc], 1.0f / o.delta), o.delta);
+                    bad += memcmp(&x, &out[v * C + cc], 4) != 0;
+                }
+            }
+            for (size_t i = Vp * C; i < n; i++) {
+                float x = dequantize_value(quantize_value(w[i], 1.0f / o.delta), o.delta);
+                bad += memcmp(&x, &out[i], 4) != 0;
+            }
+            CHECK(bad == 0, "%s: %zu weights differ with shared rows", bsz_coder_names[coder], bad);
+            uint32_t* ix = (uint32_t*)malloc_or_die(Vp * C * sizeof(uint32_t));
+            uint32_t* ix2 = (uint32_t*)malloc_or_die(Vp * C * sizeof(uint32_t));
+            CHECK(bsz_decode_index_range(&f, 0, 0, C, ix) == BS_EINVAL && strstr(bs_error(), "shared rows") != NULL,
+                  "index range of a wte with shared rows refused: %s", bs_error());
+            uint64_t n1 = f.tensors[1].numel; // wpe: any coder, a range across chunks
+            CHECK(bsz_decode_tensor(&f, 1, NULL, ix) == BS_OK && bsz_decode_index_range(&f, 1, 77, n1 - 100, ix2) == BS_OK &&
+                  memcmp(ix + 77, ix2, (n1 - 100) * sizeof(uint32_t)) == 0, "%s: index range == tensor indices", bsz_coder_names[coder]);
+            free(ix); free(ix2);
+            float* t0 = (float*)malloc_or_die(Vp * C * sizeof(float));
+            CHECK(bsz_decode_tensor(&f, 0, t0, NULL) == BS_OK && memcmp(t0, out, Vp * C * sizeof(float)) == 0, "wte alone == wte in the model");
+            BszReport rep;
+            CHECK(bsz_report_build(&f, &rep) == BS_OK && rep.rows[0].params == (Vp - nshared) * C && rep.total.params == n - nshared * C &&
+                  rep.shared_rows == nshared, "report of the coded weights");
+            bsz_report_free(&rep);
+            // corrupt ROWS (CRC fixed): a wrong count is refused
+            size_t at = section_at(shared, BSZ_SEC_ROWS) + BSZ_SECTION_HEADER_BYTES;
+            uint8_t v32[4];
+            store_u32le(v32, (uint32_t)nshared + 1);
+            expect_error("shared row count", shared, shared_size, at, v32, 4, 1, "shared rows");
+            free(t0); free(out);
+            bsz_close(&f);
+        }
+        free(plain); free(shared);
+    }
+    memset(rows, 1, Vp);
+    BszOptions o = bsz_default_options();
+    o.shared_rows = rows;
+    uint8_t* data = NULL;
+    size_t size = 0;
+    CHECK(bsz_encode(&c, w, &o, &data, &size) == BS_EINVAL && strstr(bs_error(), "at least one") != NULL, "all rows shared refused: %s", bs_error());
+    free(rows); free(w);
+}
 
 // exact round trip of an llm.c checkpoint (e.g. a trained model), global and per-tensor maps
 static int roundtrip_checkpoint(const char* path) {
@@ -564,17 +755,23 @@ static int roundtrip_checkpoint(const char* path) {
     return failures ? 1 : 0;
 }
 
-// small valid files: the fuzzer's seeds (dev/test/fuzz_regress/bsz/)
+// small valid files: the fuzzer's seeds (dev/test/fuzz_regress/bsz/): seed0-2 EG (version 1
+// files, kept as they were), seed3-6 version 2: rANS, CABAC, auto with shared rows, per-tensor
+// maps with rANS
 static int write_seeds(const char* dir) {
     GPT2Config c = {8, 60, gpt2_padded_vocab(60), 1, 2, 8};
-    const int kinds[3] = {W_GG1, W_SPARSE, W_GG05};
-    for (int s = 0; s < 3; s++) {
+    const int kinds[7] = {W_GG1, W_SPARSE, W_GG05, W_SPARSE, W_GG1, W_SPARSE, W_GG05};
+    const int coders[7] = {BSZ_CODER_EG, BSZ_CODER_EG, BSZ_CODER_EG, BSZ_CODER_RANS, BSZ_CODER_CABAC, BSZ_CODER_AUTO, BSZ_CODER_RANS};
+    uint8_t rows[64];
+    for (int v = 0; v < 64; v++) rows[v] = v % 4 == 1 || v >= 60;
+    for (int s = 3; s < 7; s++) {
         float* w = make_weights(&c, kinds[s]);
         BszOptions o = bsz_default_options();
-        o.delta = s == 2 ? 4e-3f : 1e-3f;
-        o.map_mode = s == 1 ? BSZ_MAP_TENSOR : BSZ_MAP_GLOBAL;
+        o.delta = s == 6 ? 4e-3f : 1e-3f;
+        o.map_mode = s == 6 ? BSZ_MAP_TENSOR : BSZ_MAP_GLOBAL;
         o.chunk_params = 64;
-        if (s == 2) o.k = 0;
+        o.coder = coders[s];
+        if (s == 5) o.shared_rows = rows;
         char path[512];
         snprintf(path, sizeof(path), "%s/seed%d.bsz", dir, s);
         if (bsz_write(path, &c, w, &o) != BS_OK) { printf("error: %s\n", bs_error()); return 1; }
@@ -591,8 +788,10 @@ int main(int argc, char** argv) {
     test_bitio();
     test_huffman();
     test_valuemap();
+    test_entropy_streams();
     test_roundtrips();
-    test_corruption();
+    test_shared_rows();
+    for (int coder = 0; coder < BSZ_NUM_CODERS; coder++) test_corruption(coder);
     if (failures) { printf("FAILED: %d checks\n", failures); return 1; }
     printf("all checks passed\n");
     return 0;

@@ -65,7 +65,7 @@ v0=$(sed -n 's/^step 0: val loss //p' "$dir/first.out")
 line=$(grep -m1 "^step *3/6" "$dir/resumed.out")
 echo "$line" | grep -q "| val $v0 |" || fail "after the resume the progress line shows '$line', expected val $v0"
 echo "accepted: -x -v -pe -s -g -n -m, data moved; the progress line shows the last val loss"
-# -nm: states by the clock (every step here), without -n (-nk 0: all kept, not the newest 2)
+# -nm: states by the clock (every step here), without -n (-nk 0: all of them kept)
 ./train_gpt2 -e d2w64h2t64 -b 2 -t 16 -m 1 -g 0 -x 3 -nm 0.00001 -nk 0 -o "$dir/timed" > /dev/null
 for s in 1 2 3; do [ -e "$dir/timed/state_0000000$s.bin" ] || fail "-nm 0.00001: no state at step $s"; done
 ./train_gpt2 -e d2w64h2t64 -b 2 -t 16 -m 1 -g 0 -x 3 -o "$dir/default" > /dev/null

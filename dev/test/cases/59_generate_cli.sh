@@ -61,7 +61,7 @@ refuse "-topk" -e "$bsz" -topk x
 refuse "-n" -e "$bsz" -n -3
 refuse "-bogus" -e "$bsz" -bogus 1
 refuse "missing.bsz" -e "$dir/missing.bsz" -p x
-cp "$bsz" "$dir/bad.bsz"; printf '\x55\x55' | dd of="$dir/bad.bsz" bs=1 seek=3000 conv=notrunc status=none
+cp "$bsz" "$dir/bad.bsz"; printf '\x55\x55' | dd of="$dir/bad.bsz" bs=1 seek=$(( $(stat -c %s "$bsz") / 2 )) conv=notrunc status=none
 refuse "CRC-32" -e "$dir/bad.bsz" -p x
 head -c 5000 "$dir/decoded.bin" > "$dir/short.bin"
 refuse "short.bin" -e "$dir/short.bin" -p x

@@ -1,5 +1,7 @@
 # checkpoint volume: a run keeps only the last K training states (-nk, default 2; 0 keeps
-# all) and the models (model_*.bin, model_*.bsz) of every checkpoint
+# all) and the models (model_*.bin, model_*.bsz) of every checkpoint. (Another run's states
+# cannot be in the directory: a new run refuses a directory holding another run's files,
+# case 15.)
 set -u
 dir=$(mktemp -d build/tmp.keep.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
