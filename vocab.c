@@ -30,24 +30,6 @@ static void usage(FILE* f) {
                "  -o  remap: output directory (created if missing): train.bin, val.bin, vocab_map.txt\n");
 }
 
-// mkdir -p
-static int make_dirs(const char* path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
-    for (char* p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *p = c;
-        if (c == '\0') break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
-    return 0;
-}
-
 static int write_map(const char* path, const TokenVocab* tv) {
     AtomicFile af;
     int rc = atomic_open(&af, path);
@@ -99,7 +81,7 @@ int main(int argc, char** argv) {
         uint16_t* out_val = (uint16_t*)malloc_or_die((n_val ? n_val : 1) * sizeof(uint16_t));
         size_t unk_train = token_vocab_apply(&tv, train, n_train, out_train);
         size_t unk_val = token_vocab_apply(&tv, valt, n_val, out_val);
-        if (make_dirs(out_dir) != 0) die("flag -o: cannot create directory %s (%s)", out_dir, strerror(errno));
+        if (make_directories(out_dir) != 0) die("flag -o: cannot create directory %s (%s)", out_dir, strerror(errno));
         char path[4096];
         snprintf(path, sizeof(path), "%s/train.bin", out_dir);
         if (tokenfile_write(path, out_train, n_train) != BS_OK) die("%s", bs_error());

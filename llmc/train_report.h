@@ -45,25 +45,6 @@ static inline void format_duration(double s, char* out, size_t n) {
     else snprintf(out, n, "%lds", v);
 }
 
-// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
-static inline int make_directories(const char* path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
-    for (char* p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            *p = c;
-            if (c == '\0') break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
-    return 0;
-}
-
 // the training (random or sequential batches, -rb) and validation (sequential) loaders of
 // -i and -j for the model's vocabulary (`model`: the file or spec it came from, named when a
 // token is outside it); data-parallel, rank `rank` of `world` keeps its own

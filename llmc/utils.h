@@ -351,4 +351,23 @@ static inline void store_u64le(uint8_t* p, uint64_t v) {
     store_u32le(p + 4, (uint32_t)(v >> 32));
 }
 
+// mkdir -p: creates each missing directory of `path`; 0 or -1 with errno
+static inline int make_directories(const char* path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) { errno = ENAMETOOLONG; return -1; }
+    for (char* p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
 #endif // LLMC_UTILS_H
