@@ -1066,6 +1066,21 @@ static inline int bsz_decode_chunk_indices(const BszFile* f, int t, uint64_t ch,
     return bsz_decode_chunk_entropy(f, t, ch, NULL, NULL, out);
 }
 
+// chunk `ch` of tensor t into values (through table) when values is given, else into indices
+static inline int bsz_decode_chunk(const BszFile* f, int t, uint64_t ch, const float* table, float* values, uint32_t* indices) {
+    return values ? bsz_decode_chunk_values(f, t, ch, table, values) : bsz_decode_chunk_indices(f, t, ch, indices);
+}
+
+// the error of a parallel decode loop: the loops only note the first chunk that failed
+// (first_bad, UINT64_MAX = none, so BS_OK); it is decoded again here, on this thread, for
+// its message (a message set inside a parallel loop would be another thread's)
+static inline int bsz_first_bad_chunk(const BszFile* f, int t, uint64_t first_bad, const float* table, float* values, uint32_t* indices) {
+    if (first_bad == UINT64_MAX) return BS_OK;
+    int rc = bsz_decode_chunk(f, t, first_bad, table, values, indices);
+    if (rc == BS_OK) rc = bs_error_set(BS_EFORMAT, "%s: chunk %llu failed to decode", f->what, (unsigned long long)first_bad);
+    return rc;
+}
+
 // wte's decoded rows sit packed at its start; spreads them to their rows (last first, so
 // nothing is overwritten before it moves) and fills the shared rows with the stored row
 static inline void bsz_expand_shared_rows(const BszFile* f, float* wte) {
@@ -1094,15 +1109,10 @@ static inline int bsz_decode_tensor(const BszFile* f, int t, float* values, uint
     #pragma omp parallel for schedule(dynamic, 1) reduction(min:first_bad)
     for (uint64_t ch = bt->first_chunk; ch < bt->first_chunk + bt->num_chunks; ch++) {
         uint64_t at = (ch - bt->first_chunk) * f->chunk_params;
-        int rc = values ? bsz_decode_chunk_values(f, t, ch, table, values + at) : bsz_decode_chunk_indices(f, t, ch, indices + at);
-        if (rc != BS_OK && ch < first_bad) first_bad = ch;
+        if (bsz_decode_chunk(f, t, ch, table, values ? values + at : NULL, indices ? indices + at : NULL) != BS_OK && ch < first_bad) first_bad = ch;
     }
-    int rc = BS_OK;
-    if (first_bad != UINT64_MAX) { // decode it again on this thread for its message
-        uint64_t at = (first_bad - bt->first_chunk) * f->chunk_params;
-        rc = values ? bsz_decode_chunk_values(f, t, first_bad, table, values + at) : bsz_decode_chunk_indices(f, t, first_bad, indices + at);
-        if (rc == BS_OK) rc = bs_error_set(BS_EFORMAT, "%s: chunk %llu failed to decode", f->what, (unsigned long long)first_bad);
-    }
+    uint64_t at = first_bad == UINT64_MAX ? 0 : (first_bad - bt->first_chunk) * f->chunk_params;
+    int rc = bsz_first_bad_chunk(f, t, first_bad, table, values ? values + at : NULL, indices ? indices + at : NULL);
     if (rc == BS_OK && values && t == 0) bsz_expand_shared_rows(f, values);
     free(table);
     return rc;
@@ -1177,12 +1187,10 @@ static inline int bsz_decode_params(const BszFile* f, float* params) {
         if (bsz_decode_chunk_values(f, t, ch, tables + table_at[t], out) != BS_OK && ch < first_bad) first_bad = ch;
     }
     int rc = BS_OK;
-    if (first_bad != UINT64_MAX) { // decode it again on this thread for its message
+    if (first_bad != UINT64_MAX) {
         int t = chunk_tensor[first_bad];
         const BszTensor* bt = &f->tensors[t];
-        float* out = params + bt->offset + (first_bad - bt->first_chunk) * f->chunk_params;
-        rc = bsz_decode_chunk_values(f, t, first_bad, tables + table_at[t], out);
-        if (rc == BS_OK) rc = bs_error_set(BS_EFORMAT, "%s: chunk %llu failed to decode", f->what, (unsigned long long)first_bad);
+        rc = bsz_first_bad_chunk(f, t, first_bad, tables + table_at[t], params + bt->offset + (first_bad - bt->first_chunk) * f->chunk_params, NULL);
     }
     if (rc == BS_OK) bsz_expand_shared_rows(f, params + f->tensors[0].offset);
     free(tables); free(table_at); free(chunk_tensor);

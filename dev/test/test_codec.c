@@ -624,12 +624,16 @@ static void test_entropy_streams(void) {
             CHECK(rans_table_build(&tab, freq, nsym) == BS_OK, "rANS table");
             CHECK(rans_decode(&tab, code, size, n, NULL, NULL, back) == 0 && (n == 0 || memcmp(sym, back, n * 4) == 0),
                   "rANS round trip, n = %zu, skew %d", n, skew);
+            uint32_t* ref = (uint32_t*)malloc_or_die((n + 1) * sizeof(uint32_t));
+            CHECK(rans_decode_reference(freq, nsym, code, size, n, ref) == 0 && (n == 0 || memcmp(sym, ref, n * 4) == 0),
+                  "rANS reference decoder round trip, n = %zu, skew %d", n, skew);
             double h = 0.0;
             for (uint32_t s2 = 0; s2 < nsym; s2++) if (counts[s2] && n) h -= (double)counts[s2] * log2((double)counts[s2] / (double)n);
             if (n >= 1000) CHECK(8.0 * (double)size <= 1.01 * h + 8.0 * RANS_STATE_BYTES + 16.0, "rANS %zu bytes, entropy %.0f bits", size, h);
             for (size_t j = 0; j < size && j < 64; j++) { // the 32 shortest and the 32 longest cuts
                 size_t cut = j < 32 ? j : size - 1 - (j - 32);
                 CHECK(rans_decode(&tab, code, cut, n, NULL, NULL, back) != 0, "rANS chunk cut to %zu of %zu bytes accepted", cut, size);
+                CHECK(rans_decode_reference(freq, nsym, code, cut, n, ref) != 0, "rANS reference: chunk cut to %zu of %zu bytes accepted", cut, size);
             }
             uint8_t* longer = (uint8_t*)malloc_or_die(size + 2);
             memcpy(longer, code, size);
@@ -638,12 +642,16 @@ static void test_entropy_streams(void) {
             size_t flips_ok = 0;
             for (size_t bit = 0; bit < 8 * size && bit < 4000; bit += 1 + 8 * size / 4000) {
                 code[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-                flips_ok += rans_decode(&tab, code, size, n, NULL, NULL, back) == 0;
+                int fast_ok = rans_decode(&tab, code, size, n, NULL, NULL, back) == 0;
+                int ref_ok = rans_decode_reference(freq, nsym, code, size, n, ref) == 0;
+                CHECK(fast_ok == ref_ok && (!fast_ok || n == 0 || memcmp(back, ref, n * 4) == 0),
+                      "rANS fast and reference decoders differ on a bit flip (bit %zu, n = %zu)", bit, n);
+                flips_ok += fast_ok;
                 code[bit / 8] ^= (uint8_t)(1u << (bit % 8));
             }
             // (the end state is a check, not a checksum: the file's CRC-32 catches the rest)
             if (nsym > 1 && n >= 1000) CHECK(flips_ok * 100 <= 4000, "rANS: %zu of 4000 single bit flips decode without error", flips_ok);
-            free(code); free(longer);
+            free(code); free(longer); free(ref);
             rans_table_free(&tab);
             // CABAC, as a (cols = 10) matrix, k = 0 and 2
             for (int k = 0; k <= 2; k += 2) {
