@@ -104,7 +104,7 @@ for job in "$@"; do
       final=$(printf '%s/model_%08d.bin' "$run" "$STEPS")
       if [ -f "$final" ]; then echo "== $job: trained ($final)"; else
         rm -rf "$run"; mkdir -p "$run"
-        cmd="$BIN/train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 1.5e-4 -u 10 -k constant -c 0.1 -v 100 -m 20 -g 0 -pe 20 $flags -o $run"
+        cmd="$BIN/train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 1.5e-4 -u 10 -k constant -c 0.1 -v 0 -m 5 -nm 0 -g 0 -pe 25 $flags -o $run"
         echo "== $job: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
         echo "$cmd" > "$R/$job.command.txt"
         # shellcheck disable=SC2086
