@@ -121,10 +121,11 @@ if [ -s "$S/rd_control.dat" ]; then
   gnuplot <<GP
 $STYLE
 set output "$S/rd.png"
-set title "whole val file: val loss against coded size (one value map, EG best k)"
+set title "whole val file: val loss against coded size (one value map, EG best k; losses above 5.3 off the plot)"
 set xlabel "EG bits per parameter"
 set ylabel "val loss (nats/token)"
-set key bottom left
+set yrange [4.5:5.3]
+set key top right font ",9"
 plot "$S/rd_control.dat" using 1:2 with linespoints lw 2 pt 6 title "control quantized after training (Delta 1e-3 .. 5e-2)" $prune $plots
 GP
 fi
