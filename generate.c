@@ -174,6 +174,8 @@ static void print_forms(const GPT2Infer* m) {
     const char* names[2] = {"wte", "wpe"};
     for (int i = 0; i < 2; i++)
         fprintf(stderr, "  %-12s %-6s %-3s %6.2f MiB\n", names[i], wf_form_names[fs[i]->kind], wf_value_names[fs[i]->value_type], mib((double)wf_bytes(fs[i])));
+    if (m->wte_row)
+        fprintf(stderr, "  wte rows: %d in the form, %u the shared row (ROWS), %u all zero (left out)\n", m->wte.rows, m->shared_rows, m->zero_rows);
     for (int l = 0; l < c->num_layers; l++) {
         const WeightForm* lf[4] = {&m->qkvw[l], &m->attprojw[l], &m->fcw[l], &m->fcprojw[l]};
         const char* ln[4] = {"qkvw", "attprojw", "fcw", "fcprojw"};

@@ -53,6 +53,14 @@
 #define GPT2_INFER_BLOCK 64 // positions per block of the forward pass (longer prompts go in blocks)
 #endif
 #define GPT2_INFER_ROWS_ELEMS (1u << 20) // weights per row block while loading
+#define GPT2_ROW_SHARED (-1) // a wte row that is the .bsz's shared row
+#define GPT2_ROW_ZERO (-2)   // a wte row of zeros
+
+// the steps of the forward pass that GPT2Infer.profile times
+enum { GPT2_PROF_EMBED, GPT2_PROF_LAYERNORM, GPT2_PROF_QKV, GPT2_PROF_ATTENTION, GPT2_PROF_ATTPROJ, GPT2_PROF_FC,
+       GPT2_PROF_GELU, GPT2_PROF_FCPROJ, GPT2_PROF_RESIDUAL, GPT2_PROF_HEAD, GPT2_PROF_NUM };
+static const char* const gpt2_prof_names[GPT2_PROF_NUM] = {"embedding", "layernorm", "qkv", "attention", "attproj", "fc",
+                                                           "gelu", "fcproj", "residual", "head"};
 
 typedef struct {
     int form;         // WF_* for every weight matrix, GPT2_FORM_AUTO or GPT2_FORM_MEASURE
@@ -79,6 +87,14 @@ typedef struct {
     float *x, *xn, *qkv, *atty, *proj, *fch, *mean, *rstd; // (T,C) (T,C) (T,3C) (T,C) (T,C) (T,4C) (T) (T)
     float* att;                              // (T, NH, context) attention weights
     float* logits;                           // (Vp) of the last position
+    // wte's rows (the embedding and the tied head): the form holds only rows that are stored
+    // and not all zero (for the level forms; fp32 and bf16 keep the zero rows, dense baselines)
+    int32_t* wte_row;                        // (Vp) token v's row in m->wte, or GPT2_ROW_SHARED / GPT2_ROW_ZERO; NULL: row v
+    float* shared_row;                       // (C) a .bsz's shared row (ROWS), or NULL
+    uint32_t shared_rows, zero_rows;         // wte rows that are the shared row, all zero (not in the form)
+    float* head_out;                         // (m->wte.rows) the head's product before it is spread to the tokens
+    int profile;                             // 1: add each step's CPU seconds to prof[]
+    double prof[GPT2_PROF_NUM];              // CPU seconds per step of the forward pass (gpt2_prof_names)
     size_t weight_bytes;                     // of all weight forms
     size_t small_bytes;                      // of the fp32 parameters
     size_t form_bytes[WF_NUM_FORMS];         // weight bytes per form
@@ -136,7 +152,15 @@ static inline int gpt2_source_open(GPT2Source* s, const char* path) {
     return BS_OK;
 }
 
-// elements [first, first + n) of logical tensor t (n <= GPT2_INFER_ROWS_ELEMS): as floats
+// rows of logical tensor t stored in the file: for wte of a .bsz with shared rows (ROWS)
+// only its other rows, packed in order (their elements are what gpt2_source_read reads)
+static inline uint64_t gpt2_source_rows(const GPT2Source* s, int t) {
+    const GPT2Tensor* tt = &s->table[t];
+    if (s->coded && tt->ndim == 2) return s->bsz.tensors[t].coded / (uint64_t)tt->shape[1];
+    return (uint64_t)tt->shape[0];
+}
+
+// elements [first, first + n) of logical tensor t (stored elements: see gpt2_source_rows) (n <= GPT2_INFER_ROWS_ELEMS): as floats
 // into w (may be NULL), and for a .bsz as levels into q (may be NULL; *delta gets the step)
 static inline int gpt2_source_read(GPT2Source* s, int t, uint64_t first, uint64_t n, float* w, int32_t* q) {
     if (s->coded) {
@@ -170,19 +194,25 @@ typedef struct {
     float delta;
 } GPT2TensorStats;
 
-// the first pass over a weight matrix: nonzeros, and whether (and how wide) its levels are
-static inline int gpt2_tensor_stats(GPT2Source* s, int t, float grid_delta, float* w, int32_t* q, GPT2TensorStats* st) {
+// the first pass over a weight matrix: nonzeros, and whether (and how wide) its levels are;
+// row_nonzero (the stored rows; may be NULL): 1 where a row has a nonzero weight
+static inline int gpt2_tensor_stats(GPT2Source* s, int t, float grid_delta, float* w, int32_t* q, GPT2TensorStats* st,
+                                    uint8_t* row_nonzero) {
     const GPT2Tensor* tt = &s->table[t];
+    const uint64_t numel = gpt2_source_rows(s, t) * (uint64_t)(tt->ndim == 2 ? tt->shape[1] : 1);
+    const uint64_t cols = tt->ndim == 2 ? (uint64_t)tt->shape[1] : numel;
+    if (row_nonzero) memset(row_nonzero, 0, (size_t)(numel / cols));
     memset(st, 0, sizeof(*st));
     st->on_grid = s->coded || grid_delta > 0.0f;
     st->delta = s->coded ? s->bsz.tensors[t].delta : grid_delta;
     float inv = st->on_grid ? 1.0f / st->delta : 0.0f;
-    for (uint64_t first = 0; first < tt->numel; first += GPT2_INFER_ROWS_ELEMS) {
-        uint64_t n = tt->numel - first < GPT2_INFER_ROWS_ELEMS ? tt->numel - first : GPT2_INFER_ROWS_ELEMS;
+    for (uint64_t first = 0; first < numel; first += GPT2_INFER_ROWS_ELEMS) {
+        uint64_t n = numel - first < GPT2_INFER_ROWS_ELEMS ? numel - first : GPT2_INFER_ROWS_ELEMS;
         int rc = gpt2_source_read(s, t, first, n, w, s->coded ? q : NULL);
         if (rc != BS_OK) return rc;
         for (uint64_t i = 0; i < n; i++) {
             st->nonzero += w[i] != 0.0f;
+            if (row_nonzero && w[i] != 0.0f) row_nonzero[(first + i) / cols] = 1;
             if (!st->on_grid) continue;
             int32_t v = s->coded ? q[i] : quantize_value(w[i], inv);
             if (!s->coded && (fabsf(w[i] * inv) > 32767.0f || dequantize_value(v, st->delta) != w[i])) { st->on_grid = 0; continue; }
@@ -215,12 +245,15 @@ static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int row
     return best;
 }
 
-// builds logical tensor t (a weight matrix) into form `kind` with values of type vt
+// builds logical tensor t (a weight matrix) into form `kind` with values of type vt: its
+// stored rows (gpt2_source_rows), or of them only those with keep[r] != 0 (keep may be NULL)
 static inline int gpt2_build_matrix(GPT2Source* s, int t, const GPT2TensorStats* st, int kind, WeightValueType vt,
-                                    float* w, int32_t* q, WeightForm* f) {
+                                    const uint8_t* keep, float* w, int32_t* q, WeightForm* f) {
     const GPT2Tensor* tt = &s->table[t];
-    int rows = tt->shape[0], cols = tt->shape[1];
-    int rc = wf_begin(f, (WeightFormKind)kind, vt, rows, cols, st->on_grid ? st->delta : 1.0f, st->nonzero);
+    int rows = (int)gpt2_source_rows(s, t), cols = tt->shape[1], kept = rows;
+    if (keep) { kept = 0; for (int r = 0; r < rows; r++) kept += keep[r] != 0; }
+    if (kept == 0) return bs_error_set(BS_EINVAL, "%s: tensor %s has no row to keep", s->path, tt->name);
+    int rc = wf_begin(f, (WeightFormKind)kind, vt, kept, cols, st->on_grid ? st->delta : 1.0f, st->nonzero);
     if (rc != BS_OK) return rc;
     int use_q = st->on_grid && s->coded && vt != WF_VALUE_F32;
     uint64_t rows_per_block = GPT2_INFER_ROWS_ELEMS / (uint64_t)cols;
@@ -229,7 +262,7 @@ static inline int gpt2_build_matrix(GPT2Source* s, int t, const GPT2TensorStats*
         uint64_t nr = rows - r0 < rows_per_block ? rows - r0 : rows_per_block;
         if ((rc = gpt2_source_read(s, t, r0 * cols, nr * cols, w, use_q ? q : NULL)) != BS_OK) return rc;
         for (uint64_t r = 0; r < nr && rc == BS_OK; r++)
-            rc = wf_append_row(f, use_q ? NULL : w + r * cols, use_q ? q + r * cols : NULL);
+            if (!keep || keep[r0 + r]) rc = wf_append_row(f, use_q ? NULL : w + r * cols, use_q ? q + r * cols : NULL);
         if (rc != BS_OK) return bs_error_set(rc, "%s: tensor %s: %s", s->path, tt->name, bs_error());
     }
     return BS_OK;
@@ -256,9 +289,9 @@ static inline double gpt2_time_product(const WeightForm* f, const float* x, floa
 
 // GPT2_FORM_MEASURE: builds each exact candidate and keeps the fastest in f
 static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStats* st, WeightValueType vt,
-                                      float* w, int32_t* q, size_t flush_bytes, WeightForm* f) {
+                                      const uint8_t* keep, float* w, int32_t* q, size_t flush_bytes, WeightForm* f) {
     const GPT2Tensor* tt = &s->table[t];
-    int rows = tt->shape[0], cols = tt->shape[1];
+    int rows = (int)gpt2_source_rows(s, t), cols = tt->shape[1];
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
     if (flush_bytes == 0) flush_bytes = (size_t)(l3 > 0 ? l3 : 32l << 20);
     uint8_t* flush = (uint8_t*)calloc(flush_bytes, 1);
@@ -273,7 +306,7 @@ static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStat
     for (int c = 0; candidates[c] >= 0 && rc == BS_OK; c++) {
         if (candidates[c] == WF_CSR && cols > WF_MAX_CSR_COLS) continue;
         WeightForm cand;
-        if ((rc = gpt2_build_matrix(s, t, st, candidates[c], vt, w, q, &cand)) != BS_OK) break;
+        if ((rc = gpt2_build_matrix(s, t, st, candidates[c], vt, keep, w, q, &cand)) != BS_OK) break;
         double tm = gpt2_time_product(&cand, x, out, flush, flush_bytes);
         if (tm < best_time) { wf_free(f); *f = cand; best_time = tm; }
         else wf_free(&cand);
@@ -283,16 +316,51 @@ static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStat
     return rc;
 }
 
-// builds logical tensor t (a weight matrix) into the form the options choose
-static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f) {
+// builds logical tensor t (a weight matrix) into the form the options choose. row_nonzero
+// (the stored rows, or NULL): filled by the first pass; then when the form holds levels
+// (levels, bitmap, csr) the all-zero rows are left out and *dropped is set to 1 (the
+// caller maps the rows: wte); fp32 and bf16, the dense float forms, keep every row
+static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f,
+                                   uint8_t* row_nonzero, int* dropped) {
     const GPT2Tensor* tt = &s->table[t];
     GPT2TensorStats st;
-    int rc = gpt2_tensor_stats(s, t, o->grid_delta, w, q, &st);
+    if (dropped) *dropped = 0;
+    int rc = gpt2_tensor_stats(s, t, o->grid_delta, w, q, &st, row_nonzero);
     if (rc != BS_OK) return rc;
+    int rows = (int)gpt2_source_rows(s, t);
     WeightValueType vt;
-    int kind = gpt2_choose_form(o->form == GPT2_FORM_MEASURE ? GPT2_FORM_AUTO : o->form, &st, tt->shape[0], tt->shape[1], &vt);
-    if (o->form == GPT2_FORM_MEASURE) return gpt2_measure_matrix(s, t, &st, vt, w, q, o->measure_flush_bytes, f);
-    return gpt2_build_matrix(s, t, &st, kind, vt, w, q, f);
+    int kind = gpt2_choose_form(o->form == GPT2_FORM_MEASURE ? GPT2_FORM_AUTO : o->form, &st, rows, tt->shape[1], &vt);
+    const uint8_t* keep = NULL;
+    if (row_nonzero && st.on_grid && kind != WF_FP32 && kind != WF_BF16 && st.nonzero > 0) {
+        int zero = 0;
+        for (int r = 0; r < rows; r++) zero += !row_nonzero[r];
+        if (zero > 0) { keep = row_nonzero; *dropped = 1; }
+    }
+    if (o->form == GPT2_FORM_MEASURE) return gpt2_measure_matrix(s, t, &st, vt, keep, w, q, o->measure_flush_bytes, f);
+    return gpt2_build_matrix(s, t, &st, kind, vt, keep, w, q, f);
+}
+
+// after wte is built: where each token's row is (m->wte_row), the shared row of a .bsz
+// with ROWS; row_nonzero (the stored rows) and dropped as gpt2_load_matrix left them
+static inline int gpt2_map_wte_rows(GPT2Infer* m, const GPT2Source* s, const uint8_t* row_nonzero, int dropped) {
+    const int Vp = m->config.padded_vocab_size, C = m->config.channels;
+    const BszFile* b = s->coded ? &s->bsz : NULL;
+    const int shared = b && b->num_shared_rows > 0;
+    if (!shared && !dropped) return BS_OK; // row v is form row v
+    m->wte_row = (int32_t*)malloc((size_t)Vp * sizeof(int32_t));
+    m->head_out = (float*)malloc((size_t)m->wte.rows * sizeof(float));
+    if (shared) m->shared_row = (float*)malloc((size_t)C * sizeof(float));
+    if (!m->wte_row || !m->head_out || (shared && !m->shared_row)) return bs_error_set(BS_ENOMEM, "%s: out of memory", s->path);
+    if (shared) memcpy(m->shared_row, b->shared_row, (size_t)C * sizeof(float));
+    int stored = 0, row = 0;
+    for (int v = 0; v < Vp; v++) {
+        if (shared && b->shared_rows[v]) { m->wte_row[v] = GPT2_ROW_SHARED; m->shared_rows++; continue; }
+        if (dropped && !row_nonzero[stored]) m->wte_row[v] = GPT2_ROW_ZERO, m->zero_rows++;
+        else m->wte_row[v] = row++;
+        stored++;
+    }
+    if (row != m->wte.rows) return bs_error_set(BS_EFORMAT, "%s: wte rows %d, its form holds %d", s->path, row, m->wte.rows);
+    return BS_OK;
 }
 
 static inline void gpt2_infer_free(GPT2Infer* m) {
@@ -306,6 +374,7 @@ static inline void gpt2_infer_free(GPT2Infer* m) {
     free(m->key_cache); free(m->value_cache);
     free(m->x); free(m->xn); free(m->qkv); free(m->atty); free(m->proj); free(m->fch); free(m->mean); free(m->rstd);
     free(m->att); free(m->logits);
+    free(m->wte_row); free(m->shared_row); free(m->head_out);
     memset(m, 0, sizeof(*m));
 }
 
@@ -330,12 +399,14 @@ static inline int gpt2_infer_allocate(GPT2Infer* m) {
     return BS_OK;
 }
 
-static inline void gpt2_infer_count(GPT2Infer* m, const WeightForm* f) {
-    size_t b = wf_bytes(f);
+// adds a weight matrix to the counts; extra_rows: its rows not in the form (wte's shared
+// and zero rows), counted as weights of the form, and extra_bytes (wte's row map)
+static inline void gpt2_infer_count(GPT2Infer* m, const WeightForm* f, uint64_t extra_rows, size_t extra_bytes) {
+    size_t b = wf_bytes(f) + extra_bytes;
     m->weight_bytes += b;
     m->form_bytes[f->kind] += b;
-    m->form_params[f->kind] += (uint64_t)f->rows * f->cols;
-    m->matrix_params += (uint64_t)f->rows * f->cols;
+    m->form_params[f->kind] += ((uint64_t)f->rows + extra_rows) * f->cols;
+    m->matrix_params += ((uint64_t)f->rows + extra_rows) * f->cols;
     if (f->kind == WF_BITMAP || f->kind == WF_CSR) m->nonzero_params += f->nnz;
     else { // dense: count the nonzero values
         for (uint64_t i = 0; i < (uint64_t)f->rows * f->cols; i++) m->nonzero_params += wf_value_at(f, i) != 0.0f;
@@ -377,8 +448,22 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
         int g = tt->group, l = tt->layer < 0 ? 0 : tt->layer;
         WeightForm* f = g == GPT2_WTE ? &m->wte : g == GPT2_WPE ? &m->wpe : g == GPT2_QKVW ? &m->qkvw[l]
                       : g == GPT2_ATTPROJW ? &m->attprojw[l] : g == GPT2_FCW ? &m->fcw[l] : g == GPT2_FCPROJW ? &m->fcprojw[l] : NULL;
+        if (f == &m->wte) {
+            uint8_t* row_nonzero = (uint8_t*)malloc((size_t)gpt2_source_rows(&s, t));
+            int dropped = 0;
+            if (!row_nonzero) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); break; }
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, row_nonzero, &dropped)) == BS_OK &&
+                (rc = gpt2_map_wte_rows(m, &s, row_nonzero, dropped)) == BS_OK) {
+                size_t map_bytes = m->wte_row ? (size_t)c->padded_vocab_size * 4 + (m->shared_row ? (size_t)c->channels * 4 : 0) : 0;
+                gpt2_infer_count(m, f, (uint64_t)c->padded_vocab_size - (uint64_t)f->rows, map_bytes);
+                if (m->shared_row) // the shared rows' nonzeros (the zero rows have none)
+                    for (int i = 0; i < c->channels; i++) m->nonzero_params += (uint64_t)m->shared_rows * (m->shared_row[i] != 0.0f);
+            }
+            free(row_nonzero);
+            continue;
+        }
         if (f) {
-            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f)) == BS_OK) gpt2_infer_count(m, f);
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, NULL, NULL)) == BS_OK) gpt2_infer_count(m, f, 0, 0);
             continue;
         }
         float* dst = *small_ptrs[g] + (size_t)l * tt->numel; // 1-D: at most 4C floats per layer
@@ -394,6 +479,28 @@ done:
 
 // ----------------------------------------------------------------------------
 // the forward pass
+
+// token v's embedding row: out (C)
+static inline void gpt2_infer_wte_row(const GPT2Infer* m, int v, float* out) {
+    int r = m->wte_row ? m->wte_row[v] : v, C = m->config.channels;
+    if (r >= 0) wf_row_to_float(&m->wte, r, out);
+    else if (r == GPT2_ROW_SHARED) memcpy(out, m->shared_row, (size_t)C * sizeof(float));
+    else memset(out, 0, (size_t)C * sizeof(float));
+}
+
+// the tied head: logits (Vp) = wte x. The product covers the form's rows; a shared row's
+// logit is computed once, a zero row's is 0.
+static inline void gpt2_infer_head(GPT2Infer* m, float* logits, const float* x) {
+    if (!m->wte_row) { wf_matvec(&m->wte, logits, x, NULL); return; }
+    const int Vp = m->config.padded_vocab_size, C = m->config.channels;
+    wf_matvec(&m->wte, m->head_out, x, NULL);
+    float shared = 0.0f;
+    if (m->shared_row) for (int i = 0; i < C; i++) shared += m->shared_row[i] * x[i];
+    for (int v = 0; v < Vp; v++) {
+        int r = m->wte_row[v];
+        logits[v] = r >= 0 ? m->head_out[r] : r == GPT2_ROW_SHARED ? shared : 0.0f;
+    }
+}
 
 // causal attention of T new positions (pos0 .. pos0+T-1) over the cache of one layer:
 // q (T, 3C) (the first C of each row), keys, values (context, C); out (T, C)
@@ -436,35 +543,51 @@ static inline int gpt2_infer_block(GPT2Infer* m, const int* tokens, int T, int w
     int C = c->channels, NH = c->num_heads, L = c->num_layers, pos0 = m->pos;
     size_t ctx = (size_t)m->context;
     int rc;
+    double tp = m->profile ? gpt2_process_cpu_seconds() : 0.0;
+#define GPT2_PROF(step) do { if (m->profile) { double tn = gpt2_process_cpu_seconds(); m->prof[step] += tn - tp; tp = tn; } } while (0)
     for (int t = 0; t < T; t++) { // x = wte[token] + wpe[position]
         float* x = m->x + (size_t)t * C;
-        wf_row_to_float(&m->wte, tokens[t], x);
+        gpt2_infer_wte_row(m, tokens[t], x);
         wf_row_to_float(&m->wpe, pos0 + t, m->proj);
         for (int i = 0; i < C; i++) x[i] += m->proj[i];
     }
+    GPT2_PROF(GPT2_PROF_EMBED);
     for (int l = 0; l < L; l++) {
         float* keys = m->key_cache + (size_t)l * ctx * C;
         float* values = m->value_cache + (size_t)l * ctx * C;
         layernorm_forward(m->xn, m->mean, m->rstd, m->x, m->ln1w + l * C, m->ln1b + l * C, 1, T, C);
+        GPT2_PROF(GPT2_PROF_LAYERNORM);
         if ((rc = wf_matmul(&m->qkvw[l], m->qkv, m->xn, m->qkvb + (size_t)l * 3 * C, T)) != BS_OK) return rc;
         for (int t = 0; t < T; t++) {
             memcpy(keys + (size_t)(pos0 + t) * C, m->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
             memcpy(values + (size_t)(pos0 + t) * C, m->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
         }
+        GPT2_PROF(GPT2_PROF_QKV);
         gpt2_infer_attention(m->atty, m->att, m->qkv, keys, values, pos0, T, C, NH, m->context);
+        GPT2_PROF(GPT2_PROF_ATTENTION);
         if ((rc = wf_matmul(&m->attprojw[l], m->proj, m->atty, m->attprojb + l * C, T)) != BS_OK) return rc;
+        GPT2_PROF(GPT2_PROF_ATTPROJ);
         residual_forward(m->x, m->x, m->proj, T * C);
+        GPT2_PROF(GPT2_PROF_RESIDUAL);
         layernorm_forward(m->xn, m->mean, m->rstd, m->x, m->ln2w + l * C, m->ln2b + l * C, 1, T, C);
+        GPT2_PROF(GPT2_PROF_LAYERNORM);
         if ((rc = wf_matmul(&m->fcw[l], m->fch, m->xn, m->fcb + (size_t)l * 4 * C, T)) != BS_OK) return rc;
+        GPT2_PROF(GPT2_PROF_FC);
         gelu_forward(m->fch, m->fch, T * 4 * C);
+        GPT2_PROF(GPT2_PROF_GELU);
         if ((rc = wf_matmul(&m->fcprojw[l], m->proj, m->fch, m->fcprojb + l * C, T)) != BS_OK) return rc;
+        GPT2_PROF(GPT2_PROF_FCPROJ);
         residual_forward(m->x, m->x, m->proj, T * C);
+        GPT2_PROF(GPT2_PROF_RESIDUAL);
     }
     m->pos += T;
     if (!want_logits) return BS_OK;
     const float* last = m->x + (size_t)(T - 1) * C;
     layernorm_forward(m->xn, m->mean, m->rstd, last, m->lnfw, m->lnfb, 1, 1, C);
-    wf_matvec(&m->wte, m->logits, m->xn, NULL);
+    GPT2_PROF(GPT2_PROF_LAYERNORM);
+    gpt2_infer_head(m, m->logits, m->xn);
+    GPT2_PROF(GPT2_PROF_HEAD);
+#undef GPT2_PROF
     return BS_OK;
 }
 
