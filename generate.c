@@ -249,6 +249,8 @@ int main(int argc, char** argv) {
     t0 = now_seconds();
     if (gpt2_infer_forward(&m, prompt_ids, (int)num_ids) != BS_OK) die("%s", bs_error());
     double prefill_s = now_seconds() - t0;
+    m.profile = args.verbose; // -v 1: where the decode time goes
+    memset(m.prof, 0, sizeof(m.prof));
     int generated = 0, decoded = 0, stopped_eot = 0;
     double decode_s = 0.0, decode_cpu_s = 0.0;
     t0 = now_seconds();
@@ -290,6 +292,13 @@ int main(int argc, char** argv) {
             decoded, 1e3 * decode_s, decoded > 0 ? decoded / decode_s : 0.0, decoded > 0 ? decoded / total_decode_s : 0.0);
     fprintf(stderr, "decode cpu: %.1f ms of CPU time, %.2f tokens per CPU-second\n", 1e3 * decode_cpu_s,
             decoded > 0 ? decoded / decode_cpu_s : 0.0);
+    if (args.verbose && decoded > 0) {
+        double total = 0.0;
+        for (int k = 0; k < GPT2_PROF_NUM; k++) total += m.prof[k];
+        fprintf(stderr, "decode profile (CPU us per token):");
+        for (int k = 0; k < GPT2_PROF_NUM; k++) fprintf(stderr, " %s %.1f (%.0f%%)", gpt2_prof_names[k], 1e6 * m.prof[k] / decoded, 100.0 * m.prof[k] / total);
+        fprintf(stderr, "\n");
+    }
     fprintf(stderr, "generated %d tokens%s; KV cache %d positions\n", generated, stopped_eot ? ", stopped at <|endoftext|>" : "", m.context);
     fprintf(stderr, "peak resident memory: %.1f MiB (loading included); resident now %.1f MiB\n",
             (double)ru.ru_maxrss / 1024.0, resident_mib());

@@ -52,8 +52,9 @@ static float* reference_logits(const GPT2Config* c, const float* params, const i
 }
 
 int main(int argc, char** argv) {
-    if (argc != 2) { fprintf(stderr, "usage: %s MODEL\n", argv[0]); return 2; }
+    if (argc != 2 && argc != 3) { fprintf(stderr, "usage: %s MODEL [ZERO_ROWS]\n", argv[0]); return 2; }
     const char* path = argv[1];
+    long want_zero_rows = argc == 3 ? atol(argv[2]) : 0; // the level forms must leave out at least this many wte rows
     GPT2 loaded;
     memset(&loaded, 0, sizeof(loaded));
     if (gpt2_load_checkpoint(&loaded, path) != BS_OK) die("%s", bs_error());
@@ -121,8 +122,14 @@ int main(int argc, char** argv) {
             if (!have_greedy) { memcpy(greedy_first, seq, sizeof(seq)); have_greedy = 1; }
             if (memcmp(seq, greedy_first, sizeof(seq)) != 0) { printf("FAIL %s: greedy output differs from fp32's\n", name); failures++; }
         }
-        printf("%-6s %8.3f MiB of weights (fp32 %8.3f MiB), %s\n", name, m.weight_bytes / 1048576.0,
-               4.0 * m.matrix_params / 1048576.0, ok ? "logits match" : "logits differ");
+        printf("%-6s %8.3f MiB of weights (fp32 %8.3f MiB), wte rows: %d in the form, %u shared, %u zero left out; %s\n",
+               name, m.weight_bytes / 1048576.0, 4.0 * m.matrix_params / 1048576.0, m.wte.rows, m.shared_rows, m.zero_rows,
+               ok ? "logits match" : "logits differ");
+        if ((form == WF_LEVELS || form == WF_BITMAP || form == WF_CSR) && (long)m.zero_rows < want_zero_rows) {
+            printf("FAIL %s: %u zero wte rows left out, expected at least %ld\n", name, m.zero_rows, want_zero_rows);
+            failures++;
+        }
+        if (m.wte.rows + (int)m.shared_rows + (int)m.zero_rows != Vp) { printf("FAIL %s: wte rows do not add up to %d\n", name, Vp); failures++; }
         gpt2_infer_free(&m);
     }
     // the greedy tokens are the training forward's argmax at every step
