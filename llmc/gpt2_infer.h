@@ -46,8 +46,12 @@
 #include "utils.h"
 #include "weight_form.h"
 
-#define GPT2_FORM_AUTO (-1)    // the exact form with the fewest bytes
+#define GPT2_FORM_AUTO (-1)    // the exact form whose product is fastest by the calibrated cost model
 #define GPT2_FORM_MEASURE (-2) // the exact form whose product is fastest, timed at load
+#define GPT2_FORM_SMALL (-3)   // the exact form with the fewest bytes
+#define GPT2_AUTO_SLACK 1.10   // auto: among forms within this factor of the fastest, the fewest bytes
+#define GPT2_CALIB_ROWS 256    // the calibration's synthetic matrices: rows (of the tensor's width)
+#define GPT2_CALIB_MAX 8       // (width, value type) pairs calibrated per load
 #define GPT2_MEASURE_REPS 2
 #ifndef GPT2_INFER_BLOCK
 #define GPT2_INFER_BLOCK 64 // positions per block of the forward pass (longer prompts go in blocks)
@@ -233,16 +237,125 @@ static inline size_t gpt2_form_bytes(int kind, WeightValueType vt, int rows, int
     return b + (kind == WF_BITMAP ? (size_t)rows * wf_mask_words(cols) * 2 : (size_t)nnz * 2);
 }
 
-// the form of one weight matrix: the one asked for, or the exact one with the fewest bytes
-static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int rows, int cols, WeightValueType* vt) {
-    *vt = st->on_grid ? wf_value_type_for(st->max_abs_q) : WF_VALUE_F32;
-    if (asked != GPT2_FORM_AUTO) return (asked == WF_CSR && cols > WF_MAX_CSR_COLS) ? WF_BITMAP : asked;
-    int best = WF_FP32;
-    for (int k = WF_LEVELS; k <= WF_CSR; k++) {
-        if (k == WF_CSR && cols > WF_MAX_CSR_COLS) continue;
-        if (gpt2_form_bytes(k, *vt, rows, cols, st->nonzero) < gpt2_form_bytes(best, *vt, rows, cols, st->nonzero)) best = k;
+// The cost model of -f auto: seconds of one product of a (rows, cols) matrix with nnz
+// nonzeros, per form: dense (levels, or fp32 off the grid) rows*cols*dense, bitmap
+// rows*cols*bitmap, csr rows*csr_row + nnz*csr_nnz. The coefficients are calibrated at load
+// for each (cols, value type) on synthetic matrices of GPT2_CALIB_ROWS rows in cache (the
+// products' best time of several runs of the kernels this build and CPU use): the kernels
+// are compute-bound when the model's forms fit in the last-level cache, as a sparse model
+// does; a model that does not fit is memory-bound too, which this model leaves out
+// (doc/generate.md).
+typedef struct {
+    int cols, vt;
+    double dense, bitmap, csr_row, csr_nnz; // seconds per weight, per weight, per row, per nonzero
+} GPT2FormCost;
+
+static inline double gpt2_wall_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// best seconds of one product of f (products repeated to at least ~20 us a timing)
+static inline double gpt2_time_warm(const WeightForm* f, const float* x, float* out) {
+    int reps = 1;
+    wf_matvec(f, out, x, NULL);
+    double best = 1e30;
+    for (int k = 0; k < 5; k++) {
+        double t = gpt2_wall_seconds();
+        for (int i = 0; i < reps; i++) wf_matvec(f, out, x, NULL);
+        t = (gpt2_wall_seconds() - t) / reps;
+        if (t < best) best = t;
+        if (t * reps < 2e-5 && reps < 4096) reps *= 4, k--;
     }
     return best;
+}
+
+// a synthetic (GPT2_CALIB_ROWS, cols) matrix of value type vt in form kind, `density` of it
+// nonzero (levels -3..3, 0 excluded); its product's best time
+static inline int gpt2_calib_time(int kind, int vt, int cols, double density, const float* x, float* out, int32_t* q,
+                                  double* seconds, uint64_t* nnz) {
+    WeightForm f;
+    const int R = GPT2_CALIB_ROWS;
+    int rc = wf_begin(&f, (WeightFormKind)kind, (WeightValueType)vt, R, cols, vt == WF_VALUE_F32 ? 1.0f : 1e-3f, 0);
+    uint64_t state = 0x9e3779b97f4a7c15ull * (uint64_t)(cols + 1);
+    for (int r = 0; r < R && rc == BS_OK; r++) {
+        for (int j = 0; j < cols; j++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(state >> 11) * (1.0 / 9007199254740992.0);
+            int32_t v = (int32_t)((state >> 3) % 3) + 1;
+            q[j] = u < density ? ((state >> 7) & 1 ? v : -v) : 0;
+        }
+        if (vt == WF_VALUE_F32) { // floats: the levels as weights
+            float* w = (float*)q;
+            for (int j = 0; j < cols; j++) w[j] = (float)q[j];
+            rc = wf_append_row(&f, w, NULL);
+        } else {
+            rc = wf_append_row(&f, NULL, q);
+        }
+    }
+    if (rc == BS_OK) { *seconds = gpt2_time_warm(&f, x, out); *nnz = f.kind == WF_BITMAP || f.kind == WF_CSR ? f.nnz : 0; }
+    wf_free(&f);
+    return rc;
+}
+
+// the cost coefficients for (cols, vt), calibrated on first use; table (GPT2_CALIB_MAX) and
+// *n: those calibrated so far in this load
+static inline int gpt2_form_cost(GPT2FormCost* table, int* n, int cols, int vt, const GPT2FormCost** out) {
+    for (int i = 0; i < *n; i++) if (table[i].cols == cols && table[i].vt == vt) { *out = &table[i]; return BS_OK; }
+    GPT2FormCost* c = &table[*n < GPT2_CALIB_MAX ? (*n)++ : GPT2_CALIB_MAX - 1];
+    memset(c, 0, sizeof(*c));
+    c->cols = cols; c->vt = vt;
+    float* x = (float*)malloc((size_t)cols * sizeof(float));
+    float* o = (float*)malloc(GPT2_CALIB_ROWS * sizeof(float));
+    int32_t* q = (int32_t*)malloc((size_t)cols * sizeof(int32_t));
+    int rc = x && o && q ? BS_OK : bs_error_set(BS_ENOMEM, "calibration: out of memory");
+    for (int i = 0; rc == BS_OK && i < cols; i++) x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    double t, t1, t2;
+    uint64_t nz, n1, n2;
+    const double W = (double)GPT2_CALIB_ROWS * cols;
+    if (rc == BS_OK && (rc = gpt2_calib_time(vt == WF_VALUE_F32 ? WF_FP32 : WF_LEVELS, vt, cols, 0.5, x, o, q, &t, &nz)) == BS_OK) c->dense = t / W;
+    if (rc == BS_OK && (rc = gpt2_calib_time(WF_BITMAP, vt, cols, 0.2, x, o, q, &t, &nz)) == BS_OK) c->bitmap = t / W;
+    if (rc == BS_OK && cols <= WF_MAX_CSR_COLS && (rc = gpt2_calib_time(WF_CSR, vt, cols, 0.03, x, o, q, &t1, &n1)) == BS_OK &&
+        (rc = gpt2_calib_time(WF_CSR, vt, cols, 0.3, x, o, q, &t2, &n2)) == BS_OK) {
+        c->csr_nnz = n2 > n1 && t2 > t1 ? (t2 - t1) / (double)(n2 - n1) : t2 / (double)(n2 ? n2 : 1);
+        c->csr_row = t1 - c->csr_nnz * (double)n1 > 0 ? (t1 - c->csr_nnz * (double)n1) / GPT2_CALIB_ROWS : 0.0;
+    }
+    free(x); free(o); free(q);
+    *out = c;
+    return rc;
+}
+
+// modelled seconds of a product in form kind (WF_LEVELS stands for the dense candidate)
+static inline double gpt2_form_seconds(const GPT2FormCost* c, int kind, int rows, int cols, uint64_t nnz) {
+    double W = (double)rows * cols;
+    if (kind == WF_BITMAP) return W * c->bitmap;
+    if (kind == WF_CSR) return (double)rows * c->csr_row + (double)nnz * c->csr_nnz;
+    return W * c->dense;
+}
+
+// the form of one weight matrix (rows: those it will hold): the one asked for; with
+// GPT2_FORM_SMALL the exact one with the fewest bytes; with GPT2_FORM_AUTO the exact one
+// whose product the cost model (cost, calibrated for cols) says is fastest, or of those
+// within GPT2_AUTO_SLACK of it the one with the fewest bytes
+static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int rows, int cols, WeightValueType* vt,
+                                   const GPT2FormCost* cost) {
+    *vt = st->on_grid ? wf_value_type_for(st->max_abs_q) : WF_VALUE_F32;
+    if (asked != GPT2_FORM_AUTO && asked != GPT2_FORM_SMALL) return (asked == WF_CSR && cols > WF_MAX_CSR_COLS) ? WF_BITMAP : asked;
+    const int dense = st->on_grid ? WF_LEVELS : WF_FP32;
+    const int cand[3] = {dense, WF_BITMAP, WF_CSR};
+    double secs[3], fastest = 1e300;
+    for (int i = 0; i < 3; i++) {
+        secs[i] = cand[i] == WF_CSR && cols > WF_MAX_CSR_COLS ? 1e300
+                : asked == GPT2_FORM_SMALL || !cost ? 0.0 : gpt2_form_seconds(cost, cand[i], rows, cols, st->nonzero);
+        if (secs[i] < fastest) fastest = secs[i];
+    }
+    int best = -1;
+    for (int i = 0; i < 3; i++) {
+        if (secs[i] > fastest * GPT2_AUTO_SLACK) continue;
+        if (best < 0 || gpt2_form_bytes(cand[i], *vt, rows, cols, st->nonzero) < gpt2_form_bytes(cand[best], *vt, rows, cols, st->nonzero)) best = i;
+    }
+    return cand[best];
 }
 
 // builds logical tensor t (a weight matrix) into form `kind` with values of type vt: its
@@ -321,21 +434,25 @@ static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStat
 // (levels, bitmap, csr) the all-zero rows are left out and *dropped is set to 1 (the
 // caller maps the rows: wte); fp32 and bf16, the dense float forms, keep every row
 static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f,
-                                   uint8_t* row_nonzero, int* dropped) {
+                                   uint8_t* row_nonzero, int* dropped, GPT2FormCost* costs, int* num_costs) {
     const GPT2Tensor* tt = &s->table[t];
     GPT2TensorStats st;
     if (dropped) *dropped = 0;
     int rc = gpt2_tensor_stats(s, t, o->grid_delta, w, q, &st, row_nonzero);
     if (rc != BS_OK) return rc;
-    int rows = (int)gpt2_source_rows(s, t);
-    WeightValueType vt;
-    int kind = gpt2_choose_form(o->form == GPT2_FORM_MEASURE ? GPT2_FORM_AUTO : o->form, &st, rows, tt->shape[1], &vt);
-    const uint8_t* keep = NULL;
-    if (row_nonzero && st.on_grid && kind != WF_FP32 && kind != WF_BF16 && st.nonzero > 0) {
-        int zero = 0;
-        for (int r = 0; r < rows; r++) zero += !row_nonzero[r];
-        if (zero > 0) { keep = row_nonzero; *dropped = 1; }
+    int rows = (int)gpt2_source_rows(s, t), zero = 0, cols = tt->shape[1];
+    for (int r = 0; row_nonzero && r < rows; r++) zero += !row_nonzero[r];
+    const int level_form = o->form == WF_LEVELS || o->form == WF_BITMAP || o->form == WF_CSR || o->form < 0;
+    const int drop = row_nonzero && st.on_grid && level_form && zero > 0 && zero < rows; // the rows kept are all nonzero
+    const GPT2FormCost* cost = NULL;
+    if (o->form == GPT2_FORM_AUTO) {
+        WeightValueType vt0 = st.on_grid ? wf_value_type_for(st.max_abs_q) : WF_VALUE_F32;
+        if ((rc = gpt2_form_cost(costs, num_costs, cols, vt0, &cost)) != BS_OK) return rc;
     }
+    WeightValueType vt;
+    int kind = gpt2_choose_form(o->form == GPT2_FORM_MEASURE ? GPT2_FORM_SMALL : o->form, &st, drop ? rows - zero : rows, cols, &vt, cost);
+    const uint8_t* keep = NULL;
+    if (drop) { keep = row_nonzero; *dropped = 1; }
     if (o->form == GPT2_FORM_MEASURE) return gpt2_measure_matrix(s, t, &st, vt, keep, w, q, o->measure_flush_bytes, f);
     return gpt2_build_matrix(s, t, &st, kind, vt, keep, w, q, f);
 }
@@ -443,6 +560,8 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
     float* at = m->small_memory;
     for (int g = 0; g < GPT2_NUM_PARAM_TENSORS; g++) if (small_ptrs[g]) { *small_ptrs[g] = at; at += sizes[g]; }
     int nt = gpt2_num_tensors(c);
+    GPT2FormCost costs[GPT2_CALIB_MAX];
+    int num_costs = 0;
     for (int t = 0; t < nt && rc == BS_OK; t++) {
         const GPT2Tensor* tt = &s.table[t];
         int g = tt->group, l = tt->layer < 0 ? 0 : tt->layer;
@@ -452,7 +571,7 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
             uint8_t* row_nonzero = (uint8_t*)malloc((size_t)gpt2_source_rows(&s, t));
             int dropped = 0;
             if (!row_nonzero) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); break; }
-            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, row_nonzero, &dropped)) == BS_OK &&
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, row_nonzero, &dropped, costs, &num_costs)) == BS_OK &&
                 (rc = gpt2_map_wte_rows(m, &s, row_nonzero, dropped)) == BS_OK) {
                 size_t map_bytes = m->wte_row ? (size_t)c->padded_vocab_size * 4 + (m->shared_row ? (size_t)c->channels * 4 : 0) : 0;
                 gpt2_infer_count(m, f, (uint64_t)c->padded_vocab_size - (uint64_t)f->rows, map_bytes);
@@ -463,7 +582,7 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
             continue;
         }
         if (f) {
-            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, NULL, NULL)) == BS_OK) gpt2_infer_count(m, f, 0, 0);
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, NULL, NULL, costs, &num_costs)) == BS_OK) gpt2_infer_count(m, f, 0, 0);
             continue;
         }
         float* dst = *small_ptrs[g] + (size_t)l * tt->numel; // 1-D: at most 4C floats per layer

@@ -80,10 +80,10 @@ int main(int argc, char** argv) {
     int greedy_first[N_TOKENS]; // the first exact form's greedy continuation of the first GREEDY_PROMPT tokens
     int have_greedy = 0;
 
-    const int forms[] = {WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, GPT2_FORM_AUTO, GPT2_FORM_MEASURE};
+    const int forms[] = {WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, GPT2_FORM_AUTO, GPT2_FORM_MEASURE, GPT2_FORM_SMALL};
     for (size_t fi = 0; fi < sizeof(forms) / sizeof(forms[0]); fi++) {
         int form = forms[fi];
-        const char* name = form == GPT2_FORM_AUTO ? "auto" : form == GPT2_FORM_MEASURE ? "measure" : wf_form_names[form];
+        const char* name = form == GPT2_FORM_AUTO ? "auto" : form == GPT2_FORM_MEASURE ? "measure" : form == GPT2_FORM_SMALL ? "small" : wf_form_names[form];
         GPT2InferOptions o = gpt2_infer_default_options();
         o.form = form;
         o.context = N_TOKENS;
