@@ -23,7 +23,9 @@
  positions: x = wte[token] + wpe[pos]; per layer: ln1 -> qkv (whose k, v go to the cache at
  their positions) -> causal attention of each new position over the cached positions
  0..pos -> attproj, residual -> ln2 -> fc, GELU, fcproj, residual; lnf; the logits of the
- last position = wte x (tied head). The layernorm and GELU are cpu_kernels.h's.
+ last position = wte x (tied head). The layernorm is cpu_kernels.h's; GELU and the softmax's
+ exponential use gpt2_exp, a vectorizable e^x equal to expf within float rounding (tested
+ against it in case 58).
 */
 #ifndef LLMC_GPT2_INFER_H
 #define LLMC_GPT2_INFER_H
@@ -621,6 +623,43 @@ static inline void gpt2_infer_head(GPT2Infer* m, float* logits, const float* x) 
     }
 }
 
+// e^x for x <= 88 (below -87: about 0): 2^n e^r with n = round(x / ln 2), |r| <= ln2 / 2,
+// e^r by its degree-6 Taylor polynomial (relative error about 2e-7, a few float roundings);
+// branch-free so that loops over it vectorize. The reference: expf.
+static inline float gpt2_exp(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float n = floorf(x * 1.44269504f + 0.5f);
+    float r = x - n * 0.693145752f - n * 1.42860677e-6f; // ln 2 in two parts
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+// GELU (tanh form, as cpu_kernels.h's gelu_forward) with tanh(u) = 1 - 2 / (e^{2u} + 1)
+// from gpt2_exp: the same within float rounding, vectorized
+static inline void gpt2_gelu(float* out, const float* in, int N) {
+    for (int i = 0; i < N; i++) {
+        float x = in[i];
+        float u = GELU_SCALING_FACTOR * (x + 0.044715f * x * x * x);
+        float th = 1.0f - 2.0f / (gpt2_exp(2.0f * u) + 1.0f);
+        out[i] = 0.5f * x * (1.0f + th);
+    }
+}
+
+// sum of a[i] b[i] over n, in 16 partial sums (vectorizes without reassociation)
+static inline float gpt2_dot(const float* a, const float* b, int n) {
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 // causal attention of T new positions (pos0 .. pos0+T-1) over the cache of one layer:
 // q (T, 3C) (the first C of each row), keys, values (context, C); out (T, C)
 static inline void gpt2_infer_attention(float* out, float* att, const float* qkv, const float* keys, const float* values,
@@ -636,14 +675,13 @@ static inline void gpt2_infer_attention(float* out, float* att, const float* qkv
             float maxval = -INFINITY;
             for (int t2 = 0; t2 <= last; t2++) {
                 const float* k = keys + (size_t)t2 * C + h * hs;
-                float s = 0.0f;
-                for (int i = 0; i < hs; i++) s += qv[i] * k[i];
-                s *= scale;
+                float s = gpt2_dot(qv, k, hs) * scale;
                 if (s > maxval) maxval = s;
                 a[t2] = s;
             }
             float sum = 0.0f;
-            for (int t2 = 0; t2 <= last; t2++) { float e = expf(a[t2] - maxval); sum += e; a[t2] = e; }
+            for (int t2 = 0; t2 <= last; t2++) a[t2] = gpt2_exp(a[t2] - maxval);
+            for (int t2 = 0; t2 <= last; t2++) sum += a[t2];
             float inv = 1.0f / sum;
             float* o = out + (size_t)t * C + h * hs;
             for (int i = 0; i < hs; i++) o[i] = 0.0f;
@@ -692,7 +730,7 @@ static inline int gpt2_infer_block(GPT2Infer* m, const int* tokens, int T, int w
         GPT2_PROF(GPT2_PROF_LAYERNORM);
         if ((rc = wf_matmul(&m->fcw[l], m->fch, m->xn, m->fcb + (size_t)l * 4 * C, T)) != BS_OK) return rc;
         GPT2_PROF(GPT2_PROF_FC);
-        gelu_forward(m->fch, m->fch, T * 4 * C);
+        gpt2_gelu(m->fch, m->fch, T * 4 * C);
         GPT2_PROF(GPT2_PROF_GELU);
         if ((rc = wf_matmul(&m->fcprojw[l], m->proj, m->fch, m->fcprojb + l * C, T)) != BS_OK) return rc;
         GPT2_PROF(GPT2_PROF_FCPROJ);

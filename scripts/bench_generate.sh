@@ -53,7 +53,7 @@ fi
 work=$(mktemp -d /tmp/bs_bench_generate.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp generate "$work/generate" # a rebuild during the run does not disturb it
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
+echo "machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc --all) cores," \
      "avx512f: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no); OMP_NUM_THREADS=$OMP_NUM_THREADS"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo "runs: $runs, new tokens: $tokens, greedy, a prompt of $(printf '%s' "$prompt" | wc -w) words"

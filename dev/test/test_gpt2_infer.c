@@ -54,6 +54,28 @@ static float* reference_logits(const GPT2Config* c, const float* params, const i
 int main(int argc, char** argv) {
     if (argc != 2 && argc != 3) { fprintf(stderr, "usage: %s MODEL [ZERO_ROWS]\n", argv[0]); return 2; }
     const char* path = argv[1];
+    { // gpt2_exp against expf, gpt2_gelu against gelu_forward (cpu_kernels.h)
+        double worst_exp = 0.0, worst_gelu = 0.0;
+        enum { NG = 20001 };
+        static float gx[NG], g1[NG], g2[NG];
+        for (int i = 0; i < NG; i++) {
+            float x = -87.0f + 175.0f * (float)i / (NG - 1);
+            double e = expf(x), rel = fabs((double)gpt2_exp(x) - e) / e;
+            if (rel > worst_exp) worst_exp = rel;
+            gx[i] = -12.0f + 24.0f * (float)i / (NG - 1);
+        }
+        gelu_forward(g1, gx, NG);
+        gpt2_gelu(g2, gx, NG);
+        for (int i = 0; i < NG; i++) {
+            double d = fabs((double)g1[i] - g2[i]) / (fabs((double)gx[i]) + 1e-3);
+            if (d > worst_gelu) worst_gelu = d;
+        }
+        printf("gpt2_exp: worst relative error %.2e against expf on [-87, 88]; gpt2_gelu: worst |diff| / |x| %.2e\n", worst_exp, worst_gelu);
+        if (worst_exp > 1e-6 || worst_gelu > 1e-6 || !(gpt2_exp(-200.0f) < 1e-37f) || !isfinite(gpt2_exp(200.0f))) {
+            printf("FAIL gpt2_exp / gpt2_gelu\n");
+            failures++;
+        }
+    }
     long want_zero_rows = argc == 3 ? atol(argv[2]) : 0; // the level forms must leave out at least this many wte rows
     GPT2 loaded;
     memset(&loaded, 0, sizeof(loaded));
