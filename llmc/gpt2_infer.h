@@ -54,6 +54,12 @@
 #define GPT2_AUTO_SLACK 1.10   // auto: among forms within this factor of the fastest, the fewest bytes
 #define GPT2_CALIB_ROWS 256    // the calibration's synthetic matrices: rows (of the tensor's width)
 #define GPT2_CALIB_MAX 8       // (width, value type) pairs calibrated per load
+#ifndef GPT2_AUTO_CACHE_BYTES
+// auto: a model with more weights than this is taken as streamed from memory. A constant,
+// one core complex's L3 on the machine measured (sysconf there reports the whole socket's
+// 320 MiB, which no one core sees at its speed)
+#define GPT2_AUTO_CACHE_BYTES (32u << 20)
+#endif
 #define GPT2_MEASURE_REPS 2
 #ifndef GPT2_INFER_BLOCK
 #define GPT2_INFER_BLOCK 64 // positions per block of the forward pass (longer prompts go in blocks)
@@ -250,6 +256,7 @@ static inline size_t gpt2_form_bytes(int kind, WeightValueType vt, int rows, int
 typedef struct {
     int cols, vt;
     double dense, bitmap, csr_row, csr_nnz; // seconds per weight, per weight, per row, per nonzero
+    int memory_bound; // the model does not fit in the last-level cache: bytes first (gpt2_choose_form)
 } GPT2FormCost;
 
 static inline double gpt2_wall_seconds(void) {
@@ -339,7 +346,9 @@ static inline double gpt2_form_seconds(const GPT2FormCost* c, int kind, int rows
 // the form of one weight matrix (rows: those it will hold): the one asked for; with
 // GPT2_FORM_SMALL the exact one with the fewest bytes; with GPT2_FORM_AUTO the exact one
 // whose product the cost model (cost, calibrated for cols) says is fastest, or of those
-// within GPT2_AUTO_SLACK of it the one with the fewest bytes
+// within GPT2_AUTO_SLACK of it the one with the fewest bytes; but for a model that does
+// not fit in the last-level cache (cost->memory_bound: decode streams it from memory), of
+// the forms within GPT2_AUTO_SLACK of the fewest bytes the fastest by the cost model
 static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int rows, int cols, WeightValueType* vt,
                                    const GPT2FormCost* cost) {
     *vt = st->on_grid ? wf_value_type_for(st->max_abs_q) : WF_VALUE_F32;
@@ -353,6 +362,17 @@ static inline int gpt2_choose_form(int asked, const GPT2TensorStats* st, int row
         if (secs[i] < fastest) fastest = secs[i];
     }
     int best = -1;
+    if (cost && cost->memory_bound && asked == GPT2_FORM_AUTO) {
+        double fewest = 1e300;
+        for (int i = 0; i < 3; i++)
+            if (secs[i] < 1e300 && (double)gpt2_form_bytes(cand[i], *vt, rows, cols, st->nonzero) < fewest)
+                fewest = (double)gpt2_form_bytes(cand[i], *vt, rows, cols, st->nonzero);
+        for (int i = 0; i < 3; i++) {
+            if (secs[i] >= 1e300 || (double)gpt2_form_bytes(cand[i], *vt, rows, cols, st->nonzero) > fewest * GPT2_AUTO_SLACK) continue;
+            if (best < 0 || secs[i] < secs[best]) best = i;
+        }
+        return cand[best];
+    }
     for (int i = 0; i < 3; i++) {
         if (secs[i] > fastest * GPT2_AUTO_SLACK) continue;
         if (best < 0 || gpt2_form_bytes(cand[i], *vt, rows, cols, st->nonzero) < gpt2_form_bytes(cand[best], *vt, rows, cols, st->nonzero)) best = i;
@@ -436,7 +456,7 @@ static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStat
 // (levels, bitmap, csr) the all-zero rows are left out and *dropped is set to 1 (the
 // caller maps the rows: wte); fp32 and bf16, the dense float forms, keep every row
 static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions* o, float* w, int32_t* q, WeightForm* f,
-                                   uint8_t* row_nonzero, int* dropped, GPT2FormCost* costs, int* num_costs) {
+                                   uint8_t* row_nonzero, int* dropped, GPT2FormCost* costs, int* num_costs, int memory_bound) {
     const GPT2Tensor* tt = &s->table[t];
     GPT2TensorStats st;
     if (dropped) *dropped = 0;
@@ -451,6 +471,8 @@ static inline int gpt2_load_matrix(GPT2Source* s, int t, const GPT2InferOptions*
         WeightValueType vt0 = st.on_grid ? wf_value_type_for(st.max_abs_q) : WF_VALUE_F32;
         if ((rc = gpt2_form_cost(costs, num_costs, cols, vt0, &cost)) != BS_OK) return rc;
     }
+    GPT2FormCost local;
+    if (cost) { local = *cost; local.memory_bound = memory_bound; cost = &local; }
     WeightValueType vt;
     int kind = gpt2_choose_form(o->form == GPT2_FORM_MEASURE ? GPT2_FORM_SMALL : o->form, &st, drop ? rows - zero : rows, cols, &vt, cost);
     const uint8_t* keep = NULL;
@@ -564,6 +586,11 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
     int nt = gpt2_num_tensors(c);
     GPT2FormCost costs[GPT2_CALIB_MAX];
     int num_costs = 0;
+    // -f auto: a model whose weight matrices at one byte each exceed GPT2_AUTO_CACHE_BYTES
+    // is streamed from memory at decode, so there the bytes come first
+    uint64_t matrix_weights = 0;
+    for (int t = 0; t < nt; t++) if (s.table[t].ndim == 2) matrix_weights += s.table[t].numel;
+    int memory_bound = matrix_weights > (uint64_t)GPT2_AUTO_CACHE_BYTES;
     for (int t = 0; t < nt && rc == BS_OK; t++) {
         const GPT2Tensor* tt = &s.table[t];
         int g = tt->group, l = tt->layer < 0 ? 0 : tt->layer;
@@ -573,7 +600,7 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
             uint8_t* row_nonzero = (uint8_t*)malloc((size_t)gpt2_source_rows(&s, t));
             int dropped = 0;
             if (!row_nonzero) { rc = bs_error_set(BS_ENOMEM, "%s: out of memory", path); break; }
-            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, row_nonzero, &dropped, costs, &num_costs)) == BS_OK &&
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, row_nonzero, &dropped, costs, &num_costs, memory_bound)) == BS_OK &&
                 (rc = gpt2_map_wte_rows(m, &s, row_nonzero, dropped)) == BS_OK) {
                 size_t map_bytes = m->wte_row ? (size_t)c->padded_vocab_size * 4 + (m->shared_row ? (size_t)c->channels * 4 : 0) : 0;
                 gpt2_infer_count(m, f, (uint64_t)c->padded_vocab_size - (uint64_t)f->rows, map_bytes);
@@ -584,7 +611,7 @@ static inline int gpt2_infer_load(GPT2Infer* m, const char* path, const GPT2Infe
             continue;
         }
         if (f) {
-            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, NULL, NULL, costs, &num_costs)) == BS_OK) gpt2_infer_count(m, f, 0, 0);
+            if ((rc = gpt2_load_matrix(&s, t, o, w, q, f, NULL, NULL, costs, &num_costs, memory_bound)) == BS_OK) gpt2_infer_count(m, f, 0, 0);
             continue;
         }
         float* dst = *small_ptrs[g] + (size_t)l * tt->numel; // 1-D: at most 4C floats per layer
