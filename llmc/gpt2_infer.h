@@ -9,15 +9,17 @@
    llm.c .bin  fp32 (or bf16) rows read from the file -> levels q when every weight of the
                tensor is a multiple of the grid step Delta (a decoded .bsz is), else floats
  Each weight matrix (wte, wpe, and per layer qkvw, attprojw, fcw, fcprojw) becomes one
- WeightForm: the one asked for, or with GPT2_FORM_AUTO the exact form (fp32, levels, bitmap,
- csr; bf16 is lossy and only on request) with the fewest bytes, since batch-1 decode reads
- every weight once per token, or with GPT2_FORM_MEASURE the exact form whose product was
+ WeightForm: the one asked for; with GPT2_FORM_AUTO the exact form (fp32, levels, bitmap,
+ csr; bf16 is lossy and only on request) fastest by a cost model calibrated at load
+ (gpt2_choose_form); with GPT2_FORM_SMALL the exact form with the fewest bytes; or with
+ GPT2_FORM_MEASURE the exact form whose product was
  fastest when timed at load: each candidate is built, and its product timed (CPU time, best
  of GPT2_MEASURE_REPS) after the caches were flushed by sweeping a buffer the size of the
  last-level cache, as in decode, where the model is streamed from memory once per token
- (doc/generate.md compares the two rules). A first pass over a tensor counts its nonzeros
- and largest level, a second builds it. Biases and LayerNorm
- parameters stay fp32.
+ (doc/generate.md compares the rules). A first pass over a tensor counts its nonzeros,
+ largest level and (wte) all-zero rows, a second builds it; the level forms leave wte's
+ all-zero rows out, and a .bsz's shared rows (ROWS) are one stored row (m->wte_row maps the
+ tokens). Biases and LayerNorm parameters stay fp32.
 
  The forward pass is the training forward (gpt2_cpu.h, llm.c's layers) restricted to new
  positions: x = wte[token] + wpe[pos]; per layer: ln1 -> qkv (whose k, v go to the cache at
@@ -428,7 +430,7 @@ static inline int gpt2_measure_matrix(GPT2Source* s, int t, const GPT2TensorStat
     const GPT2Tensor* tt = &s->table[t];
     int rows = (int)gpt2_source_rows(s, t), cols = tt->shape[1];
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (flush_bytes == 0) flush_bytes = (size_t)(l3 > 0 ? l3 : 32l << 20);
+    if (flush_bytes == 0) flush_bytes = (size_t)(l3 > 0 && l3 < 2l * GPT2_AUTO_CACHE_BYTES ? l3 : 2l * GPT2_AUTO_CACHE_BYTES); // sysconf may give the socket's L3
     uint8_t* flush = (uint8_t*)calloc(flush_bytes, 1);
     float* x = (float*)malloc((size_t)cols * sizeof(float));
     float* out = (float*)malloc((size_t)rows * sizeof(float));
