@@ -6,9 +6,12 @@
        IN an llm.c checkpoint (fp32 v3 or bf16 v5) -> quantized, value-mapped, entropy coded
    ./bsz decompress IN.bsz OUT.bin
        -> an llm.c fp32 (v3) checkpoint of the dequantized weights
-   ./bsz info [--json] [--total] IN.bsz
+   ./bsz info [--json] [--total] [--groups TOKENS.bin] IN.bsz
        per-tensor and total size table (bits/param for FL, EG, Huffman, entropy, rANS,
-       CABAC, the file)
+       CABAC, the file); --groups: then the statistics over parameter groups
+       (llmc/param_groups.h: the non-embedding matrices, wte rows binned by their token's
+       count in TOKENS.bin, unused and padding rows, the active parameters), of the decoded
+       weights at the file's Delta
    ./bsz bench IN.bin [--runs N] [compress options]
        in-memory encode, parse and decode speed (median of N runs) with the current
        OMP_NUM_THREADS (scripts/bench_codec.sh)
@@ -24,6 +27,8 @@
 #include "llmc/bsz.h"
 #include "llmc/bsz_report.h"
 #include "llmc/model_fp32.h"
+#include "llmc/param_groups.h"
+#include "llmc/tokenfile.h"
 #include "llmc/utils.h"
 
 static void usage(FILE* out) {
@@ -41,6 +46,8 @@ static void usage(FILE* out) {
             "  bsz decompress IN.bsz OUT.bin            coded model -> llm.c fp32 checkpoint (dequantized)\n"
             "  bsz info [--json] [--total] IN.bsz       size report per tensor and in total\n"
             "                                            (--total: only the total row)\n"
+            "      --groups T          then zeros and bits per parameter group: non-embedding matrices, wte rows\n"
+            "                          by their token's count in the token file T, unused rows, active parameters\n"
             "  bsz export index|q IN.bsz OUT.raw        indices or quantized values as raw integers\n"
             "  bsz bench IN.bin [--runs N] [options]    encode/decode speed, median of N runs (default 5)\n",
             (double)QUANTIZE_DEFAULT_DELTA, EG_MAX_K, BSZ_MIN_CHUNK_PARAMS, BSZ_MAX_CHUNK_PARAMS, BSZ_DEFAULT_CHUNK_PARAMS);
@@ -202,17 +209,55 @@ static int cmd_decompress(int argc, char** argv) {
     return 0;
 }
 
+// the parameter groups of a coded model (bsz info --groups): its decoded weights, quantized
+// again at the file's Delta (exact: they are multiples of it), with wte rows binned by the
+// counts in a token file
+static int print_groups(const BszFile* f, const char* tokens_path) {
+    float delta = f->tensors[0].delta;
+    for (int t = 1; t < f->num_tensors; t++)
+        if (f->tensors[t].delta != delta) {
+            fprintf(stderr, "error: --groups: tensors %s and %s have different Deltas (%g, %g); the groups need one\n",
+                    f->tensors[0].name, f->tensors[t].name, (double)delta, (double)f->tensors[t].delta);
+            return 1;
+        }
+    uint16_t* tokens = NULL;
+    size_t n = 0;
+    if (tokenfile_read(tokens_path, &tokens, &n) != BS_OK) { fprintf(stderr, "error: --groups: %s\n", bs_error()); return 1; }
+    float* params = (float*)malloc((size_t)f->num_params * sizeof(float));
+    uint64_t* counts = (uint64_t*)malloc((size_t)f->config.vocab_size * sizeof(uint64_t));
+    int rc = 1;
+    ParamGroups pg;
+    if (!params || !counts) fprintf(stderr, "error: --groups: out of memory\n");
+    else if (bsz_decode_params(f, params) != BS_OK) fprintf(stderr, "error: %s\n", bs_error());
+    else {
+        param_groups_count_tokens(tokens, n, f->config.vocab_size, counts);
+        if (param_groups_compute(&f->config, params, counts, delta, &pg) != BS_OK) fprintf(stderr, "error: %s\n", bs_error());
+        else {
+            printf("wte rows binned by their token's count in %s (%zu tokens)\n", tokens_path, n);
+            param_groups_print(stdout, &pg);
+            rc = 0;
+        }
+    }
+    free(params); free(counts); free(tokens);
+    return rc;
+}
+
 static int cmd_info(int argc, char** argv) {
     int json = 0, total_only = 0;
     const char* in = NULL;
+    const char* groups = NULL;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "--total") == 0) total_only = 1;
-        else if (argv[i][0] == '-' && argv[i][1] != '\0') return bad_usage("unknown option %s", argv[i]);
+        else if (strcmp(argv[i], "--groups") == 0) {
+            if (i + 1 >= argc) return bad_usage("%s", "--groups needs a token file");
+            groups = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') return bad_usage("unknown option %s", argv[i]);
         else if (!in) in = argv[i];
         else return bad_usage("unexpected argument '%s'", argv[i]);
     }
     if (!in) return bad_usage("%s", "info needs IN.bsz");
+    if (groups && json) return bad_usage("%s", "--groups prints a table: not with --json (eval_gpt2 -go writes the groups as csv)");
     BszFile f;
     BszReport rep;
     if (bsz_open(&f, in) != BS_OK || bsz_report_build(&f, &rep) != BS_OK) {
@@ -223,8 +268,9 @@ static int cmd_info(int argc, char** argv) {
     if (json) bsz_report_print_json(stdout, &rep, !total_only);
     else bsz_report_print(stdout, &rep, !total_only);
     bsz_report_free(&rep);
+    int rc = groups ? print_groups(&f, groups) : 0;
     bsz_close(&f);
-    return 0;
+    return rc;
 }
 
 static int cmd_export(int argc, char** argv) {

@@ -47,9 +47,9 @@ static void usage(FILE* f, const char* prog) {
                "  -topk  sample among the K most likely tokens (default 0: all)\n"
                "  -topp  sample from the nucleus of probability P (default 1: all)\n"
                "  -seed  random seed of the sampler (default 1337)\n"
-               "  -f     weight form of every matrix: auto (the exact form with the fewest bytes), measure (the exact\n"
-               "         form whose product is fastest, timed at load), fp32, bf16 (lossy), levels, bitmap, csr\n"
-               "         (default auto)\n"
+               "  -f     weight form of every matrix: auto (the exact form fastest by a cost model calibrated at load),\n"
+               "         measure (the exact form whose product is fastest, timed at load), small (the exact form with\n"
+               "         the fewest bytes), fp32, bf16 (lossy), levels, bitmap, csr (default auto)\n"
                "  -q     .bin models: find quantization levels on the grid of this step (default 0.001; 0 = floats)\n"
                "  -v     1: print each weight matrix's form (default 0)\n"
                "  -tok   tokenizer directory holding encoder.json and vocab.bpe (default %s)\n"
@@ -89,8 +89,9 @@ static int parse_args(GenerateArgs* a, int argc, char** argv) {
             a->form = -100;
             if (strcmp(val, "auto") == 0) a->form = GPT2_FORM_AUTO;
             if (strcmp(val, "measure") == 0) a->form = GPT2_FORM_MEASURE;
+            if (strcmp(val, "small") == 0) a->form = GPT2_FORM_SMALL;
             for (int k = 0; k < WF_NUM_FORMS; k++) if (strcmp(val, wf_form_names[k]) == 0) a->form = k;
-            if (a->form == -100) return bs_error_set(BS_EINVAL, "flag -f: '%s' is not a form (auto, measure, fp32, bf16, levels, bitmap, csr)", val);
+            if (a->form == -100) return bs_error_set(BS_EINVAL, "flag -f: '%s' is not a form (auto, measure, small, fp32, bf16, levels, bitmap, csr)", val);
         } else if (strcmp(flag, "-q") == 0) {
             if (!parse_float(val, 0.0, 1e3, &fv)) return bs_error_set(BS_EINVAL, "flag -q: '%s' is not a step in [0, 1000] (0: floats)", val);
             a->grid_delta = fv;
@@ -174,6 +175,8 @@ static void print_forms(const GPT2Infer* m) {
     const char* names[2] = {"wte", "wpe"};
     for (int i = 0; i < 2; i++)
         fprintf(stderr, "  %-12s %-6s %-3s %6.2f MiB\n", names[i], wf_form_names[fs[i]->kind], wf_value_names[fs[i]->value_type], mib((double)wf_bytes(fs[i])));
+    if (m->wte_row)
+        fprintf(stderr, "  wte rows: %d in the form, %u the shared row (ROWS), %u all zero (left out)\n", m->wte.rows, m->shared_rows, m->zero_rows);
     for (int l = 0; l < c->num_layers; l++) {
         const WeightForm* lf[4] = {&m->qkvw[l], &m->attprojw[l], &m->fcw[l], &m->fcprojw[l]};
         const char* ln[4] = {"qkvw", "attprojw", "fcw", "fcprojw"};
@@ -245,8 +248,12 @@ int main(int argc, char** argv) {
     int* prompt_ids = (int*)malloc_or_die(num_ids * sizeof(int));
     for (size_t i = 0; i < num_ids; i++) prompt_ids[i] = ids[i];
     t0 = now_seconds();
+    double prefill_cpu_s = cpu_seconds();
     if (gpt2_infer_forward(&m, prompt_ids, (int)num_ids) != BS_OK) die("%s", bs_error());
     double prefill_s = now_seconds() - t0;
+    prefill_cpu_s = cpu_seconds() - prefill_cpu_s;
+    m.profile = args.verbose; // -v 1: where the decode time goes
+    memset(m.prof, 0, sizeof(m.prof));
     int generated = 0, decoded = 0, stopped_eot = 0;
     double decode_s = 0.0, decode_cpu_s = 0.0;
     t0 = now_seconds();
@@ -283,11 +290,19 @@ int main(int argc, char** argv) {
         if (m.form_params[k]) fprintf(stderr, " %s %.1f%% of weights (%.2f MiB)", wf_form_names[k], 100.0 * m.form_params[k] / m.matrix_params, mib((double)m.form_bytes[k]));
     fprintf(stderr, "\n");
     if (args.verbose) print_forms(&m);
-    fprintf(stderr, "prefill: %zu tokens in %.1f ms, %.1f tokens/s\n", num_ids, 1e3 * prefill_s, (double)num_ids / prefill_s);
+    fprintf(stderr, "prefill: %zu tokens in %.1f ms, %.1f tokens/s; %.1f ms of CPU time, %.1f tokens per CPU-second\n", num_ids,
+            1e3 * prefill_s, (double)num_ids / prefill_s, 1e3 * prefill_cpu_s, (double)num_ids / prefill_cpu_s);
     fprintf(stderr, "decode: %d tokens in %.1f ms, %.2f tokens/s (forward only; %.2f tokens/s with sampling and output)\n",
             decoded, 1e3 * decode_s, decoded > 0 ? decoded / decode_s : 0.0, decoded > 0 ? decoded / total_decode_s : 0.0);
     fprintf(stderr, "decode cpu: %.1f ms of CPU time, %.2f tokens per CPU-second\n", 1e3 * decode_cpu_s,
             decoded > 0 ? decoded / decode_cpu_s : 0.0);
+    if (args.verbose && decoded > 0) {
+        double total = 0.0;
+        for (int k = 0; k < GPT2_PROF_NUM; k++) total += m.prof[k];
+        fprintf(stderr, "decode profile (CPU us per token):");
+        for (int k = 0; k < GPT2_PROF_NUM; k++) fprintf(stderr, " %s %.1f (%.0f%%)", gpt2_prof_names[k], 1e6 * m.prof[k] / decoded, 100.0 * m.prof[k] / total);
+        fprintf(stderr, "\n");
+    }
     fprintf(stderr, "generated %d tokens%s; KV cache %d positions\n", generated, stopped_eot ? ", stopped at <|endoftext|>" : "", m.context);
     fprintf(stderr, "peak resident memory: %.1f MiB (loading included); resident now %.1f MiB\n",
             (double)ru.ru_maxrss / 1024.0, resident_mib());

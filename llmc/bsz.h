@@ -1123,17 +1123,16 @@ static inline int bsz_decode_tensor(const BszFile* f, int t, float* values, uint
 // build its own form of a tensor (./generate's sparse forms), a row range at a time, without
 // an fp32 copy. Chunks inside the range decode in place; one cut by its ends goes through
 // a scratch chunk. Serial (callers parallelize over ranges). BS_OK or BS_E* with a message.
-// Any coder; but the shared rows of wte (ROWS) have no indices, so wte of such a file is
-// refused here (bsz_decode_tensor gives its weights).
+// Any coder. The range is over the tensor's coded weights (bt->coded of them): for wte
+// with shared rows (ROWS), whose shared rows have no indices, that is its other rows packed
+// in order (coded row k is the k-th row with f->shared_rows[v] == 0; the shared ones are
+// f->shared_row), for every other tensor its weights.
 static inline int bsz_decode_index_range(const BszFile* f, int t, uint64_t first, uint64_t count, uint32_t* out) {
     if (t < 0 || t >= f->num_tensors) return bs_error_set(BS_EINVAL, "%s: no tensor %d", f->what, t);
     const BszTensor* bt = &f->tensors[t];
-    if (bt->coded != bt->numel)
-        return bs_error_set(BS_EINVAL, "%s: %s has %u shared rows, which have no value-map indices (decode its weights with "
-                            "bsz_decode_tensor)", f->what, bt->name, f->num_shared_rows);
-    if (first > bt->numel || count > bt->numel - first)
-        return bs_error_set(BS_EINVAL, "%s: weights %llu..+%llu are outside tensor %d", f->what,
-                            (unsigned long long)first, (unsigned long long)count, t);
+    if (first > bt->coded || count > bt->coded - first)
+        return bs_error_set(BS_EINVAL, "%s: weights %llu..+%llu are outside the %llu coded weights of tensor %d", f->what,
+                            (unsigned long long)first, (unsigned long long)count, (unsigned long long)bt->coded, t);
     uint32_t* scratch = NULL;
     int rc = BS_OK;
     for (uint64_t c = first / f->chunk_params; rc == BS_OK && c * f->chunk_params < first + count; c++) {

@@ -113,15 +113,19 @@ if [ -s "$S/rd_control.dat" ]; then
     [ "$(grep -vc '^#' "$S/rd_$kind.dat" 2>/dev/null || echo 0)" -gt 0 ] || continue
     plots="$plots, \"$S/rd_$kind.dat\" using 1:2 with linespoints pt 7 ps 1.3 title \"BackSlash $kind\", \"$S/rd_$kind.dat\" using 1:2:3 with labels offset 0,-0.8 font \",8\" notitle"
   done
+  if [ "$(grep -vc '^#' "$S/rd_requant.dat" 2>/dev/null || echo 0)" -gt 0 ]; then
+    plots="$plots, for [i=0:*] \"$S/rd_requant.dat\" index i using 1:2 with linespoints dt 2 pt 2 lc rgb \"gray40\" title (i == 0 ? \"BackSlash models quantized after training (Delta 1e-3 .. 5e-2)\" : \"\")"
+  fi
   prune=""
   [ "$(grep -vc '^#' "$S/rd_prune.dat")" -gt 0 ] && prune=", \"$S/rd_prune.dat\" using 1:2 with linespoints lw 2 pt 4 title \"control: magnitude pruning + quantization at 1e-3\""
   gnuplot <<GP
 $STYLE
 set output "$S/rd.png"
-set title "whole val file: val loss against coded size (one value map, EG best k)"
+set title "whole val file: val loss against coded size (one value map, EG best k; losses above 5.3 off the plot)"
 set xlabel "EG bits per parameter"
 set ylabel "val loss (nats/token)"
-set key bottom left
+set yrange [4.5:5.3]
+set key top right font ",9"
 plot "$S/rd_control.dat" using 1:2 with linespoints lw 2 pt 6 title "control quantized after training (Delta 1e-3 .. 5e-2)" $prune $plots
 GP
 fi

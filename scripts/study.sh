@@ -6,47 +6,57 @@
 #
 # Usage: scripts/study.sh JOB...   (JOB: a run name from the table below, quant[:RUN], prune[:RUN])
 #   a run: fine-tune from BASE with the run's flags (out/study/<run>), then evaluate its
-#          final model quantized at Delta 1e-3 (what its .bsz holds) and, with its name in
-#          QUANT_RUNS, at the larger Deltas too
+#          final model quantized at Delta 1e-3 (what its .bsz holds)
 #   quant: the control (or RUN, trained already) quantized after training at each of DELTAS
+#          (for a BackSlash run: the like-for-like test against the control's curve)
 #   prune: the control (or RUN) magnitude-pruned at each of PRUNE (then quantized at PRUNE_DELTA)
 # Resumable: a run whose final model exists is not retrained, an evaluation whose per-batch
 # file exists is not redone. Two invocations may run side by side on disjoint jobs.
 # Everything small goes to doc/results/study/: <run>.command.txt, <run>.log.csv,
 # <run>.stdout.txt, <tag>.pb.txt (per-batch losses), eval.csv, groups.csv.
-# Environment: BASE (out/study/base/model_00001800.bin), STEPS (150), THREADS (1), NICE (5),
+# Environment: BASE (out/study/base/model_00003600.bin), STEPS (150), THREADS (1), NICE (5),
 #   BIN (.: where train_gpt2, eval_gpt2 and bsz are; a copy keeps a long study on one build
 #   while the tree is rebuilt; with the default they are made first), STUDY_ROOT (the
 #   checkout, for a copy of this script run from elsewhere: bash reads a script as it runs,
 #   so a long study should run a copy while the tree changes)
 set -euo pipefail
 cd "${STUDY_ROOT:-$(dirname "$0")/..}"   # STUDY_ROOT: the checkout, when running a copy of this script
-BASE=${BASE:-out/study/base/model_00001800.bin}
+BASE=${BASE:-out/study/base/model_00003600.bin}
 STEPS=${STEPS:-150}; THREADS=${THREADS:-1}; NICE=${NICE:-5}
 R=doc/results/study; OUT=out/study
 DELTAS=${DELTAS:-"0.005 0.01 0.02 0.05"}
 PRUNE=${PRUNE:-"0.5 0.7 0.9"}; PRUNE_DELTA=${PRUNE_DELTA:-0.001}
 DATA="-i data/v8192/train.bin -j data/v8192/val.bin"
 
-# name | flags (after the common ones: -e BASE, the data, -b 8 -t 128 -x STEPS, lr 5e-4 with
-# 10 warmup steps and cosine to 0.1, weight decay 0.1)
+# name | flags (after the common ones: -e BASE, the data, -b 8 -t 128 -x STEPS, a constant lr
+# of 1.5e-4 = the base's final lr (after 10 warmup steps for the fresh Adam moments), weight
+# decay 0.1). Each variant's lambdas go from no visible effect to clear damage; decoupled and
+# proximal shrink by about lambda nu / N per step whatever the lr (N = 5.29 M), coupled moves a
+# weight by about lr per step once lambda's rate gradient dominates (doc/backslash.md).
 RUNS=(
   "control|-l 0"
+  "control_seed2|-l 0 -seed 2"
   "coupled_l30|-l 30 -lv coupled"
   "coupled_l300|-l 300 -lv coupled"
   "coupled_l3000|-l 3000 -lv coupled"
-  "decoupled_l30|-l 30 -lv decoupled"
+  "coupled_l30000|-l 30000 -lv coupled"
   "decoupled_l100|-l 100 -lv decoupled"
   "decoupled_l300|-l 300 -lv decoupled"
   "decoupled_l1000|-l 1000 -lv decoupled"
-  "proximal_l100|-l 100 -lv proximal"
+  "decoupled_l3000|-l 3000 -lv decoupled"
   "proximal_l300|-l 300 -lv proximal"
-  "coupled_l300_eps0.1|-l 300 -lv coupled -le 0.1"
-  "decoupled_l300_eps0.1|-l 300 -lv decoupled -le 0.1"
-  "decoupled_l300_fixed1|-l 300 -lv decoupled -ls fixed:1"
-  "decoupled_l300_fixed2|-l 300 -lv decoupled -ls fixed:2"
-  "decoupled_l300_fixed0.5|-l 300 -lv decoupled -ls fixed:0.5"
-  "control_seed2|-l 0 -seed 2"
+  "proximal_l1000|-l 1000 -lv proximal"
+  "proximal_l3000|-l 3000 -lv proximal"
+  "coupled_l3000_eps0.1|-l 3000 -lv coupled -le 0.1"
+  "coupled_l3000_eps0.01|-l 3000 -lv coupled -le 0.01"
+  "decoupled_l1000_eps0.1|-l 1000 -lv decoupled -le 0.1"
+  "decoupled_l1000_eps0.01|-l 1000 -lv decoupled -le 0.01"
+  "decoupled_l1000_fixed0.5|-l 1000 -lv decoupled -ls fixed:0.5"
+  "decoupled_l1000_fixed1|-l 1000 -lv decoupled -ls fixed:1"
+  "decoupled_l1000_fixed2|-l 1000 -lv decoupled -ls fixed:2"
+  "coupled_l3000_seed2|-l 3000 -lv coupled -seed 2"
+  "decoupled_l1000_seed2|-l 1000 -lv decoupled -seed 2"
+  "proximal_l1000_seed2|-l 1000 -lv proximal -seed 2"
 )
 
 BIN=${BIN:-.}
@@ -94,7 +104,7 @@ for job in "$@"; do
       final=$(printf '%s/model_%08d.bin' "$run" "$STEPS")
       if [ -f "$final" ]; then echo "== $job: trained ($final)"; else
         rm -rf "$run"; mkdir -p "$run"
-        cmd="$BIN/train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 5e-4 -u 10 -q 0.1 -c 0.1 -v 100 -m 20 -g 0 -pe 20 $flags -o $run"
+        cmd="$BIN/train_gpt2 -e $BASE $DATA -b 8 -t 128 -x $STEPS -lr 1.5e-4 -u 10 -k constant -c 0.1 -v 0 -m 5 -nm 0 -g 0 -pe 25 $flags -o $run"
         echo "== $job: $cmd   ($(date -u +%H:%M:%S), load $(uptime | sed 's/.*load average: //'))"
         echo "$cmd" > "$R/$job.command.txt"
         # shellcheck disable=SC2086

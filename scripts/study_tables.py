@@ -15,25 +15,37 @@ import sys
 
 D, OUT = sys.argv[1], sys.argv[2]
 
-# run name -> (variant, lambda, eps, shape); the order of the tables
-RUNS = [
-    ("control", "none (lambda 0)", 0, "", ""),
-    ("control_seed2", "none (lambda 0), seed 2", 0, "", ""),
-    ("coupled_l30", "coupled", 30, 1, "global"),
-    ("coupled_l300", "coupled", 300, 1, "global"),
-    ("coupled_l3000", "coupled", 3000, 1, "global"),
-    ("coupled_l300_eps0.1", "coupled", 300, 0.1, "global"),
-    ("decoupled_l30", "decoupled", 30, 1, "global"),
-    ("decoupled_l100", "decoupled", 100, 1, "global"),
-    ("decoupled_l300", "decoupled", 300, 1, "global"),
-    ("decoupled_l1000", "decoupled", 1000, 1, "global"),
-    ("decoupled_l300_eps0.1", "decoupled", 300, 0.1, "global"),
-    ("decoupled_l300_fixed0.5", "decoupled", 300, 1, "fixed 0.5"),
-    ("decoupled_l300_fixed1", "decoupled", 300, 1, "fixed 1 (L1)"),
-    ("decoupled_l300_fixed2", "decoupled", 300, 1, "fixed 2 (L2)"),
-    ("proximal_l100", "proximal", 100, 1, "global"),
-    ("proximal_l300", "proximal", 300, 1, "global"),
-]
+def flag(cmd, name, default):
+    m = re.search(r"(?:^|\s)%s\s+(\S+)" % re.escape(name), cmd)
+    return m.group(1) if m else default
+
+
+def read_runs():
+    """(run, variant, lambda, eps, shape) of every fine-tune with a <run>.command.txt, from its flags;
+    ordered: controls, then by variant, eps, shape, seed and lambda"""
+    out = []
+    for fn in os.listdir(D):
+        if not fn.endswith(".command.txt") or fn == "base.command.txt":
+            continue
+        run = fn[:-len(".command.txt")]
+        cmd = open(os.path.join(D, fn)).read()
+        lam = float(flag(cmd, "-l", "0"))
+        seed = flag(cmd, "-seed", "1337")
+        if lam == 0:
+            out.append(((0, seed), (run, "none (lambda 0)" + ("" if seed == "1337" else ", seed " + seed), 0, "", "")))
+            continue
+        variant = flag(cmd, "-lv", "coupled")
+        eps = float(flag(cmd, "-le", "1"))
+        shape = flag(cmd, "-ls", "global").replace("fixed:", "fixed ")
+        shape = {"fixed 1": "fixed 1 (L1)", "fixed 2": "fixed 2 (L2)"}.get(shape, shape)
+        vname = variant + ("" if seed == "1337" else ", seed " + seed)
+        key = (1, ["coupled", "decoupled", "proximal"].index(variant) if variant in ("coupled", "decoupled", "proximal") else 3,
+               -eps, shape, seed, lam)
+        out.append((key, (run, vname, "%g" % lam, "%g" % eps, shape)))
+    return [r for _, r in sorted(out, key=lambda x: x[0])]
+
+
+RUNS = read_runs()
 GROUPS = ["matrices", "wpe", "wte n=0", "wte n=1-9", "wte n=10-99", "wte n=100-999", "wte n>=1000", "other", "all"]
 
 
@@ -96,10 +108,12 @@ w("- Data: the corpus remapped to a vocabulary of 8192 (`./vocab remap -V 8192`:
   "training ids plus one UNK; 95.5% of the training and 95.1% of the val tokens keep their own id; doc/data.md), "
   "so every embedding row is a token the training data holds (no unused or padding rows: the shared-row "
   "question of the audit does not arise here).")
+steps = flag(base_cmd, "-x", "?")
 w("- Base: `d4w256h4t128v8192` (4 layers, 256 wide, 4 heads, 5,289,472 parameters, 40%% of them in wte), "
-  "trained without BackSlash: `%s` (cut short twice to fit the session: steps 1-400 under `-x 3600`, "
-  "401-1200 under `-x 2400`, 1201-1800 under `-x 1800`, each resumed from the saved state; scripts/study_base.sh), "
-  "1,843,200 training tokens, about 0.87 epochs." % base_cmd)
+  "trained without BackSlash in one uninterrupted schedule: `%s` (scripts/study_base.sh), %s steps of "
+  "1,024 tokens = %s training tokens, %.2f epochs of the 2,127,212-token split." %
+  (base_cmd, steps, "{:,}".format(int(steps) * 1024) if steps.isdigit() else "?",
+   int(steps) * 1024 / 2127212 if steps.isdigit() else float("nan")))
 w("- Every run fine-tunes the base for the same steps on the same batches: `%s` with the run's flags "
   "(scripts/study.sh); the control is the same with `-l 0`." % ft_cmd)
 w("- Evaluation: every model on the **whole val file** (`eval_gpt2 -m 0`, %s batches of 8x128), per-batch "
@@ -173,7 +187,8 @@ for run, variant, lam, eps, shape in RUNS:
     body.append([run, variant, lam, eps, shape, l, d, "%.1f%%" % (100 * g(tag, "all", "zero_frac")),
                  "%.1f%%" % (100 * g(tag, "matrices", "zero_frac")), "%.3f" % g(tag, "all", "eg_bits"),
                  "%.3f" % g(tag, "all", "entropy_bits"), fileb, hm, nu_end(run)])
-    key = "shape" if "fixed" in run else "eps" if "eps" in run else variant if variant in rd else None
+    key = ("shape" if shape.startswith("fixed") else "eps" if eps not in ("1", "") else
+           variant if variant in rd else None)
     if key:
         rd[key].append((g(tag, "all", "eg_bits"), float(ev[tag]["val_loss"]), run))
 if body:
@@ -229,8 +244,10 @@ def interp(curve, x):
 
 if base_curve:
     body = []
-    for run, variant, lam, eps, shape in RUNS[2:]:
+    for run, variant, lam, eps, shape in RUNS:
         tag = run + "_q0.001"
+        if lam == 0:
+            continue
         if tag not in ev:
             continue
         x, y = g(tag, "all", "eg_bits"), float(ev[tag]["val_loss"])
@@ -284,6 +301,16 @@ for key, pts in rd.items():
         f.write("# EG bits/param, val loss, run\n")
         for x, y, run in sorted(pts):
             f.write("%.4f %.5f %s\n" % (x, y, run))
+with open(p("rd_requant.dat"), "w") as f:
+    f.write("# EG bits/param, val loss, tag: BackSlash models quantized after training at Delta 1e-3 and coarser; "
+            "one block per run\n")
+    for run in others:
+        ts = sorted([t for t in ev if re.fullmatch(re.escape(run) + r"_q[0-9.]+", t)], key=lambda t: float(ev[t]["delta"]))
+        if len(ts) < 2:
+            continue
+        for t in ts:
+            f.write("%.4f %.5f %s\n" % (g(t, "all", "eg_bits"), float(ev[t]["val_loss"]), t))
+        f.write("\n\n")
 with open(p("zeros.dat"), "w") as f:
     f.write("run " + " ".join('"%s"' % x for x in present) + "\n")
     for run, *_ in [("base",)] + RUNS:

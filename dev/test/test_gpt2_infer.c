@@ -52,8 +52,31 @@ static float* reference_logits(const GPT2Config* c, const float* params, const i
 }
 
 int main(int argc, char** argv) {
-    if (argc != 2) { fprintf(stderr, "usage: %s MODEL\n", argv[0]); return 2; }
+    if (argc != 2 && argc != 3) { fprintf(stderr, "usage: %s MODEL [ZERO_ROWS]\n", argv[0]); return 2; }
     const char* path = argv[1];
+    { // gpt2_exp against expf, gpt2_gelu against gelu_forward (cpu_kernels.h)
+        double worst_exp = 0.0, worst_gelu = 0.0;
+        enum { NG = 20001 };
+        static float gx[NG], g1[NG], g2[NG];
+        for (int i = 0; i < NG; i++) {
+            float x = -87.0f + 175.0f * (float)i / (NG - 1);
+            double e = expf(x), rel = fabs((double)gpt2_exp(x) - e) / e;
+            if (rel > worst_exp) worst_exp = rel;
+            gx[i] = -12.0f + 24.0f * (float)i / (NG - 1);
+        }
+        gelu_forward(g1, gx, NG);
+        gpt2_gelu(g2, gx, NG);
+        for (int i = 0; i < NG; i++) {
+            double d = fabs((double)g1[i] - g2[i]) / (fabs((double)gx[i]) + 1e-3);
+            if (d > worst_gelu) worst_gelu = d;
+        }
+        printf("gpt2_exp: worst relative error %.2e against expf on [-87, 88]; gpt2_gelu: worst |diff| / |x| %.2e\n", worst_exp, worst_gelu);
+        if (worst_exp > 1e-6 || worst_gelu > 1e-6 || !(gpt2_exp(-200.0f) < 1e-37f) || !isfinite(gpt2_exp(200.0f))) {
+            printf("FAIL gpt2_exp / gpt2_gelu\n");
+            failures++;
+        }
+    }
+    long want_zero_rows = argc == 3 ? atol(argv[2]) : 0; // the level forms must leave out at least this many wte rows
     GPT2 loaded;
     memset(&loaded, 0, sizeof(loaded));
     if (gpt2_load_checkpoint(&loaded, path) != BS_OK) die("%s", bs_error());
@@ -79,10 +102,10 @@ int main(int argc, char** argv) {
     int greedy_first[N_TOKENS]; // the first exact form's greedy continuation of the first GREEDY_PROMPT tokens
     int have_greedy = 0;
 
-    const int forms[] = {WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, GPT2_FORM_AUTO, GPT2_FORM_MEASURE};
+    const int forms[] = {WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, GPT2_FORM_AUTO, GPT2_FORM_MEASURE, GPT2_FORM_SMALL};
     for (size_t fi = 0; fi < sizeof(forms) / sizeof(forms[0]); fi++) {
         int form = forms[fi];
-        const char* name = form == GPT2_FORM_AUTO ? "auto" : form == GPT2_FORM_MEASURE ? "measure" : wf_form_names[form];
+        const char* name = form == GPT2_FORM_AUTO ? "auto" : form == GPT2_FORM_MEASURE ? "measure" : form == GPT2_FORM_SMALL ? "small" : wf_form_names[form];
         GPT2InferOptions o = gpt2_infer_default_options();
         o.form = form;
         o.context = N_TOKENS;
@@ -121,8 +144,14 @@ int main(int argc, char** argv) {
             if (!have_greedy) { memcpy(greedy_first, seq, sizeof(seq)); have_greedy = 1; }
             if (memcmp(seq, greedy_first, sizeof(seq)) != 0) { printf("FAIL %s: greedy output differs from fp32's\n", name); failures++; }
         }
-        printf("%-6s %8.3f MiB of weights (fp32 %8.3f MiB), %s\n", name, m.weight_bytes / 1048576.0,
-               4.0 * m.matrix_params / 1048576.0, ok ? "logits match" : "logits differ");
+        printf("%-6s %8.3f MiB of weights (fp32 %8.3f MiB), wte rows: %d in the form, %u shared, %u zero left out; %s\n",
+               name, m.weight_bytes / 1048576.0, 4.0 * m.matrix_params / 1048576.0, m.wte.rows, m.shared_rows, m.zero_rows,
+               ok ? "logits match" : "logits differ");
+        if ((form == WF_LEVELS || form == WF_BITMAP || form == WF_CSR) && (long)m.zero_rows < want_zero_rows) {
+            printf("FAIL %s: %u zero wte rows left out, expected at least %ld\n", name, m.zero_rows, want_zero_rows);
+            failures++;
+        }
+        if (m.wte.rows + (int)m.shared_rows + (int)m.zero_rows != Vp) { printf("FAIL %s: wte rows do not add up to %d\n", name, Vp); failures++; }
         gpt2_infer_free(&m);
     }
     // the greedy tokens are the training forward's argmax at every step

@@ -12,10 +12,19 @@ gen() { ./generate -n 20 -temp 0 "$@" 2> "$dir/stderr.txt"; }
 gen -e "$bsz" -p "The model" -f fp32 > "$dir/fp32.txt"
 cat "$dir/stderr.txt"
 for k in prefill: decode: "peak resident memory:" weights:; do grep -q "^$k" "$dir/stderr.txt" || { echo "FAIL: no '$k' line"; exit 1; }; done
-for f in levels bitmap csr auto measure; do
+for f in levels bitmap csr auto measure small; do
   gen -e "$bsz" -p "The model" -f $f > "$dir/$f.txt"
   cmp "$dir/fp32.txt" "$dir/$f.txt" || { echo "FAIL: -f $f gives other greedy text"; exit 1; }
 done
+# a .bsz with shared wte rows (ROWS; other weights than the plain .bsz): the forms agree
+./bsz compress "$dir/out/model_00000006.bin" "$dir/shared.bsz" --shared-rows data/corpus_train.bin > /dev/null
+gen -e "$dir/shared.bsz" -p "The model" -f fp32 > "$dir/shared_fp32.txt"
+for f in bitmap auto; do
+  gen -e "$dir/shared.bsz" -p "The model" -f $f -v 1 > "$dir/shared_$f.txt"
+  cmp "$dir/shared_fp32.txt" "$dir/shared_$f.txt" || { echo "FAIL: shared rows: -f $f gives other greedy text than fp32"; exit 1; }
+  grep -q "wte rows: .* [1-9][0-9]* the shared row" "$dir/stderr.txt" || { echo "FAIL: shared rows: -v 1 shows none"; cat "$dir/stderr.txt"; exit 1; }
+done
+grep -q "^decode profile" "$dir/stderr.txt" || { echo "FAIL: -v 1 printed no decode profile"; exit 1; }
 gen -e "$dir/decoded.bin" -p "The model" > "$dir/bin.txt"
 cmp "$dir/fp32.txt" "$dir/bin.txt" || { echo "FAIL: the decoded .bin gives other greedy text"; exit 1; }
 grep -q "levels" "$dir/stderr.txt" || grep -q "bitmap" "$dir/stderr.txt" || { echo "FAIL: no levels found in the decoded .bin"; exit 1; }
