@@ -677,18 +677,6 @@ static inline void gpt2_gelu(float* out, const float* in, int N) {
     }
 }
 
-// sum of a[i] b[i] over n, in 16 partial sums (vectorizes without reassociation)
-static inline float gpt2_dot(const float* a, const float* b, int n) {
-    float acc[16] = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
-    float s = 0.0f;
-    for (int k = 0; k < 16; k++) s += acc[k];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 // causal attention of T new positions (pos0 .. pos0+T-1) over the cache of one layer:
 // q (T, 3C) (the first C of each row), keys, values (context, C); out (T, C)
 static inline void gpt2_infer_attention(float* out, float* att, const float* qkv, const float* keys, const float* values,
@@ -704,7 +692,7 @@ static inline void gpt2_infer_attention(float* out, float* att, const float* qkv
             float maxval = -INFINITY;
             for (int t2 = 0; t2 <= last; t2++) {
                 const float* k = keys + (size_t)t2 * C + h * hs;
-                float s = gpt2_dot(qv, k, hs) * scale;
+                float s = wf_dot(qv, k, hs) * scale;
                 if (s > maxval) maxval = s;
                 a[t2] = s;
             }

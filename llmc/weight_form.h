@@ -46,6 +46,18 @@
 #include "quantize.h"
 #include "utils.h"
 
+// sum of a[i] b[i] over n, in 16 partial sums (vectorizes without reassociation)
+static inline float wf_dot(const float* a, const float* b, int n) {
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 typedef enum { WF_FP32, WF_BF16, WF_LEVELS, WF_BITMAP, WF_CSR, WF_NUM_FORMS } WeightFormKind;
 typedef enum { WF_VALUE_F32, WF_VALUE_I16, WF_VALUE_I8 } WeightValueType;
 
@@ -470,14 +482,7 @@ static inline int wf_matmul(const WeightForm* f, float* out, const float* in, co
             float b = bias ? bias[r] : 0.0f;
             for (int t = 0; t < T; t++) {
                 const float* x = in + (size_t)t * C;
-                float acc[16] = {0}; // 16 partial sums: the loop vectorizes without reassociation
-                int j = 0;
-                for (; j + 16 <= C; j += 16)
-                    for (int k = 0; k < 16; k++) acc[k] += row[j + k] * x[j + k];
-                float sum = 0.0f;
-                for (int k = 0; k < 16; k++) sum += acc[k];
-                for (; j < C; j++) sum += row[j] * x[j];
-                out[(size_t)t * OC + r] = sum + b;
+                out[(size_t)t * OC + r] = wf_dot(row, x, C) + b;
             }
         }
     }
